@@ -1,0 +1,23 @@
+module github.com/kettle-build/kettle
+
+go 1.23.0
+
+require (
+	github.com/google/go-sev-guest v0.15.0
+	github.com/in-toto/attestation v1.2.0
+	github.com/klauspost/compress v1.17.11
+	github.com/nix-community/go-nix v0.0.0-20250101154619-4bdde671e0a1
+	github.com/spf13/cobra v1.10.2
+	github.com/ulikunitz/xz v0.5.17
+)
+
+require (
+	github.com/google/logger v1.1.1 // indirect
+	github.com/google/uuid v1.6.0 // indirect
+	github.com/inconshreveable/mousetrap v1.1.0 // indirect
+	github.com/spf13/pflag v1.0.9 // indirect
+	go.uber.org/multierr v1.11.0 // indirect
+	golang.org/x/crypto v0.17.0 // indirect
+	golang.org/x/sys v0.22.0 // indirect
+	google.golang.org/protobuf v1.36.11 // indirect
+)
