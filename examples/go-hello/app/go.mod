@@ -1,0 +1,3 @@
+module example.com/kettle-go-hello
+
+go 1.21

@@ -1,0 +1,3 @@
+#!@busybox@ sh
+# Prints the greeting that the build pinned by hash.
+exec @busybox@ cat @out@/share/greeting.txt
