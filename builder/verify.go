@@ -1,0 +1,337 @@
+package builder
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"sort"
+
+	"github.com/kettle-build/kettle/attest"
+	"github.com/kettle-build/kettle/nixinputs"
+	"github.com/kettle-build/kettle/provenance"
+)
+
+// Step names, in the order DESIGN.md fixes. StepBundle comes first: a bundle
+// that cannot be read has no chain to check.
+const (
+	StepBundle      = "bundle"
+	StepChain       = "chain"
+	StepTCB         = "tcb"
+	StepMeasurement = "measurement"
+	StepBinding     = "binding"
+	StepProvenance  = "provenance"
+	StepManifest    = "manifest"
+	StepSubjects    = "subjects"
+)
+
+// StepOrder lists every verification step in the order they run.
+var StepOrder = []string{StepBundle, StepChain, StepTCB, StepMeasurement, StepBinding, StepProvenance, StepManifest, StepSubjects}
+
+// Status is the outcome of one step.
+type Status string
+
+// Step outcomes. NotRun marks the steps after a failure: a broken link makes
+// everything after it meaningless.
+const (
+	Pass    Status = "PASS"
+	Fail    Status = "FAIL"
+	Skipped Status = "SKIP"
+	NotRun  Status = "NOT RUN"
+)
+
+// StepResult is one line of the verification report.
+type StepResult struct {
+	Step   string `json:"step"`
+	Status Status `json:"status"`
+	Detail string `json:"detail"`
+}
+
+// VerifyOptions says what the verifier expects of a bundle.
+type VerifyOptions struct {
+	// Bundle is the bundle directory or .tar file.
+	Bundle string
+	// Nonce, when set, must equal report_data[32:64].
+	Nonce *[32]byte
+	// Measurement, when set, must equal the launch measurement in the report.
+	Measurement []byte
+	// UseStore re-hashes the subjects from the local Nix store instead of
+	// the bundle's artifacts/.
+	UseStore bool
+	// AllowSimulated accepts evidence signed by Kettle's test-only roots.
+	AllowSimulated bool
+}
+
+// VerifyReport is the verdict with every step.
+type VerifyReport struct {
+	Bundle      string          `json:"bundle"`
+	OK          bool            `json:"ok"`
+	Simulated   bool            `json:"simulated"`
+	Platform    attest.Platform `json:"platform,omitempty"`
+	Measurement string          `json:"measurement,omitempty"`
+	Subjects    []string        `json:"subjects,omitempty"`
+	Steps       []StepResult    `json:"steps"`
+	// Failed names the first broken link ("" when OK).
+	Failed string `json:"failed,omitempty"`
+}
+
+// Verdict is the one-line summary of the report.
+func (r *VerifyReport) Verdict() string {
+	var s string
+	switch {
+	case r.OK:
+		s = "VERIFIED"
+		var skipped []string
+		for _, st := range r.Steps {
+			if st.Status == Skipped {
+				skipped = append(skipped, st.Step)
+			}
+		}
+		if len(skipped) > 0 {
+			s += fmt.Sprintf(" (not checked: %v)", skipped)
+		}
+	default:
+		s = "FAILED at " + r.Failed
+	}
+	if r.Simulated {
+		s += " — SIMULATED evidence, signed by Kettle's TEST-ONLY key chain, proves nothing about hardware"
+	}
+	return s
+}
+
+// Verify checks a bundle link by link. It returns an error only when it
+// could not run at all; a broken link is a report with OK false.
+func Verify(ctx context.Context, opts VerifyOptions) *VerifyReport {
+	r := &VerifyReport{Bundle: opts.Bundle}
+	v := verifier{opts: opts, report: r}
+	v.run(ctx)
+	return r
+}
+
+type verifier struct {
+	opts   VerifyOptions
+	report *VerifyReport
+
+	bundle   *provenance.Bundle
+	evidence *attest.Evidence
+	claims   *attest.Claims
+	attested bool  // attest.Verify has run
+	attErr   error // and failed thus
+	stmt     *provenance.Statement
+}
+
+func (v *verifier) run(ctx context.Context) {
+	steps := []struct {
+		name string
+		fn   func(context.Context) (Status, string, error)
+	}{
+		{StepBundle, v.readBundle},
+		{StepChain, v.chain},
+		{StepTCB, v.tcb},
+		{StepMeasurement, v.measurement},
+		{StepBinding, v.binding},
+		{StepProvenance, v.provenance},
+		{StepManifest, v.manifest},
+		{StepSubjects, v.subjects},
+	}
+	failed := false
+	for _, s := range steps {
+		if failed {
+			v.report.Steps = append(v.report.Steps, StepResult{Step: s.name, Status: NotRun, Detail: "not reached: an earlier link is broken"})
+			continue
+		}
+		status, detail, err := s.fn(ctx)
+		if err != nil {
+			status, detail = Fail, err.Error()
+			failed = true
+			v.report.Failed = s.name
+		}
+		v.report.Steps = append(v.report.Steps, StepResult{Step: s.name, Status: status, Detail: detail})
+	}
+	v.report.OK = !failed
+}
+
+func (v *verifier) readBundle(context.Context) (Status, string, error) {
+	b, err := provenance.OpenBundle(v.opts.Bundle)
+	if err != nil {
+		return "", "", err
+	}
+	v.bundle = b
+	ev, err := attest.DecodeEvidence(b.Evidence)
+	if err != nil {
+		return "", "", fmt.Errorf("%s: %w", provenance.FileEvidence, err)
+	}
+	v.evidence = ev
+	v.report.Platform = ev.Platform
+	v.report.Simulated = ev.Platform.Simulated()
+	return Pass, fmt.Sprintf("%s, %s, %s and %d artifact(s); evidence platform %s",
+		provenance.FileProvenance, provenance.FileEvidence, provenance.FileManifest, len(b.Artifacts), ev.Platform), nil
+}
+
+// attestation runs attest.Verify once; chain and tcb report its two halves.
+func (v *verifier) attestation(ctx context.Context) error {
+	if v.attested {
+		return v.attErr
+	}
+	v.attested = true
+	claims, err := attest.Verify(ctx, v.evidence, attest.VerifyOptions{AllowSimulated: v.opts.AllowSimulated})
+	if err != nil {
+		v.attErr = err
+		return err
+	}
+	v.claims = claims
+	v.report.Simulated = claims.Simulated
+	v.report.Measurement = fmt.Sprintf("%x", claims.Measurement)
+	return nil
+}
+
+func simTag(c *attest.Claims, s string) string {
+	if c != nil && c.Simulated {
+		return s + " [SIMULATED: Kettle TEST-ONLY root]"
+	}
+	return s
+}
+
+func (v *verifier) chain(ctx context.Context) (Status, string, error) {
+	err := v.attestation(ctx)
+	var se *attest.StepError
+	if errors.As(err, &se) && se.Step != attest.StepChain {
+		// The chain held; the TCB step reports the failure.
+		return Pass, "report signature verifies to the vendor root", nil
+	}
+	if err != nil {
+		return "", "", err
+	}
+	return Pass, simTag(v.claims, fmt.Sprintf("%s report signed by a certificate chain to the %s root", v.claims.Platform, v.claims.Product)), nil
+}
+
+func (v *verifier) tcb(ctx context.Context) (Status, string, error) {
+	if err := v.attestation(ctx); err != nil {
+		return "", "", err
+	}
+	return Pass, simTag(v.claims, fmt.Sprintf("baseline policy: debug=%t vmpl=%d tcb=%s", v.claims.Debug, v.claims.VMPL, v.claims.TCB)), nil
+}
+
+func (v *verifier) measurement(context.Context) (Status, string, error) {
+	got := v.claims.Measurement
+	if v.opts.Measurement == nil {
+		return Skipped, fmt.Sprintf("no --measurement given; the report carries %x", got), nil
+	}
+	if !bytes.Equal(got, v.opts.Measurement) {
+		return "", "", fmt.Errorf("launch measurement %x, expected %x", got, v.opts.Measurement)
+	}
+	return Pass, fmt.Sprintf("launch measurement %x", got), nil
+}
+
+func (v *verifier) binding(context.Context) (Status, string, error) {
+	digest := sha256.Sum256(v.bundle.Provenance)
+	rd := v.claims.ReportData
+	if subtle.ConstantTimeCompare(rd[:32], digest[:]) != 1 {
+		return "", "", fmt.Errorf("report_data[0:32] is %x, expected SHA-256(%s) = %x", rd[:32], provenance.FileProvenance, digest)
+	}
+	nonce := rd[32:]
+	if v.opts.Nonce == nil {
+		return Pass, fmt.Sprintf("report_data = SHA-256(%s) %x ‖ nonce %x (nonce not checked: no --nonce given)", provenance.FileProvenance, digest, nonce), nil
+	}
+	if subtle.ConstantTimeCompare(nonce, v.opts.Nonce[:]) != 1 {
+		return "", "", fmt.Errorf("report_data[32:64] (nonce) is %x, expected %x", nonce, v.opts.Nonce[:])
+	}
+	return Pass, fmt.Sprintf("report_data = SHA-256(%s) %x ‖ nonce %x", provenance.FileProvenance, digest, nonce), nil
+}
+
+func (v *verifier) provenance(context.Context) (Status, string, error) {
+	st, err := provenance.DecodeStatement(v.bundle.Provenance)
+	if err != nil {
+		return "", "", fmt.Errorf("%s: %w", provenance.FileProvenance, err)
+	}
+	v.stmt = st
+	for _, s := range st.Subjects {
+		v.report.Subjects = append(v.report.Subjects, s.Name)
+	}
+	return Pass, fmt.Sprintf("in-toto Statement v1, SLSA provenance v1, buildType %s, %d subject(s)", st.BuildType, len(st.Subjects)), nil
+}
+
+func (v *verifier) manifest(context.Context) (Status, string, error) {
+	m, err := provenance.DecodeManifest(v.bundle.Manifest)
+	if err != nil {
+		return "", "", fmt.Errorf("%s: %w", provenance.FileManifest, err)
+	}
+	if m.Root != v.stmt.ManifestRoot {
+		return "", "", fmt.Errorf("%s root %x differs from the root in %s (%x)", provenance.FileManifest, m.Root, provenance.FileProvenance, v.stmt.ManifestRoot)
+	}
+	if len(m.Leaves) != v.stmt.ManifestLeafCount {
+		return "", "", fmt.Errorf("%s has %d leaves, %s says %d", provenance.FileManifest, len(m.Leaves), provenance.FileProvenance, v.stmt.ManifestLeafCount)
+	}
+	return Pass, fmt.Sprintf("root %x recomputed over %d leaves, equals the provenance's", m.Root, len(m.Leaves)), nil
+}
+
+func (v *verifier) subjects(ctx context.Context) (Status, string, error) {
+	if len(v.stmt.Subjects) == 0 {
+		return "", "", fmt.Errorf("%s has no subjects", provenance.FileProvenance)
+	}
+	if v.opts.UseStore {
+		for _, s := range v.stmt.Subjects {
+			h, err := nixinputs.HashPath(s.Name)
+			if err != nil {
+				return "", "", fmt.Errorf("subject %s: %w", s.Name, err)
+			}
+			if h.SHA256 != s.SHA256 {
+				return "", "", fmt.Errorf("subject %s: local store NAR SHA-256 %x, provenance says %x", s.Name, h.SHA256, s.SHA256)
+			}
+		}
+		return Pass, fmt.Sprintf("%d subject(s) equal the NAR hashes of the local store paths", len(v.stmt.Subjects)), nil
+	}
+	if len(v.bundle.Artifacts) == 0 {
+		return "", "", errors.New("the bundle has no artifacts/ to check the subjects against; use --store to re-hash the local store paths")
+	}
+	byName := map[string]provenance.Artifact{}
+	for _, a := range v.bundle.Artifacts {
+		byName[a.Name] = a
+	}
+	seen := map[string]bool{}
+	for _, s := range v.stmt.Subjects {
+		name := path.Base(s.Name)
+		a, ok := byName[name]
+		if !ok {
+			return "", "", fmt.Errorf("subject %s: no artifact %s/%s.nar.* in the bundle", s.Name, provenance.DirArtifacts, name)
+		}
+		seen[name] = true
+		sum, err := artifactSHA256(v.bundle, a)
+		if err != nil {
+			return "", "", fmt.Errorf("artifact %s: %w", a.File, err)
+		}
+		if sum != s.SHA256 {
+			return "", "", fmt.Errorf("artifact %s: NAR SHA-256 %x, provenance says %x for %s", a.File, sum, s.SHA256, s.Name)
+		}
+	}
+	var extra []string
+	for name, a := range byName {
+		if !seen[name] {
+			extra = append(extra, a.File)
+		}
+	}
+	if len(extra) > 0 {
+		sort.Strings(extra)
+		return "", "", fmt.Errorf("artifacts not named by any subject: %v", extra)
+	}
+	return Pass, fmt.Sprintf("%d subject(s) equal the NAR SHA-256 of the bundle's artifacts", len(v.stmt.Subjects)), nil
+}
+
+func artifactSHA256(b *provenance.Bundle, a provenance.Artifact) ([32]byte, error) {
+	var sum [32]byte
+	rc, err := b.OpenArtifact(a)
+	if err != nil {
+		return sum, err
+	}
+	defer rc.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, rc); err != nil {
+		return sum, err
+	}
+	copy(sum[:], h.Sum(nil))
+	return sum, nil
+}
