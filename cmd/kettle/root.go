@@ -35,6 +35,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newVerifyCommand(),
 		newManifestCommand(),
 		newHashCommand(),
+		newClosureCommand(),
 		newVersionCommand(),
 	)
 	return root

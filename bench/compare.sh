@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# compare.sh — Kettle against Nix's own tools, as ratios, in one run.
+#
+#   walk   kettle closure DRV        vs  nix show-derivation -r DRV  (3000-derivation closure)
+#   hash   kettle hash $GOROOT       vs  nix hash path $GOROOT
+#   build  kettle build (warm store) vs  nix build --no-link (warm store)
+#
+# Each command runs RUNS times after one warm-up run; the medians of wall
+# time are compared. Needs: nix, bin/kettle (make kettle), busybox-static.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-7}
+KETTLE=${KETTLE:-$PWD/bin/kettle}
+export NIX_USER_CONF_FILES=${NIX_USER_CONF_FILES:-$PWD/nix/offline.conf}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# median_secs CMD... : run CMD once to warm up, then RUNS times; print the median wall time.
+median_secs() {
+  "$@" >/dev/null 2>&1
+  local ts=()
+  for _ in $(seq "$RUNS"); do
+    local s e
+    s=$(date +%s%N); "$@" >/dev/null 2>&1; e=$(date +%s%N)
+    ts+=("$(( e - s ))")
+  done
+  printf '%s\n' "${ts[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.4f\n", a[int((NR+1)/2)]/1e9}'
+}
+
+row() { # name kettle_secs nix_secs target
+  awk -v n="$1" -v k="$2" -v x="$3" -v t="$4" 'BEGIN {
+    printf "%-6s kettle %8.3fs   nix %8.3fs   kettle/nix time %.3f   %s\n", n, k, x, k/x, t }'
+}
+
+show_drv() { # Nix < 2.15 has show-derivation, newer has derivation show
+  if nix derivation show --help >/dev/null 2>&1; then nix derivation show -r "$1"; else nix show-derivation -r "$1"; fi
+}
+
+echo "== closure walk: 3000-derivation closure"
+bench/genflake.sh 3000 "$work/closure" >/dev/null 2>&1
+drv=$(nix path-info --derivation "path:$work/closure" 2>/dev/null)
+n=$(nix-store -qR "$drv" | grep -c '\.drv$')
+echo "   $drv ($n derivations)"
+k=$(median_secs "$KETTLE" closure "$drv")
+x=$(median_secs show_drv "$drv")
+row walk "$k" "$x" "(target ≤ 0.5)"
+
+echo "== NAR hashing: $(go env GOROOT)"
+goroot=$(go env GOROOT)
+size=$(du -sb "$goroot" | cut -f1)
+[ "$("$KETTLE" hash "$goroot")" = "$(nix hash path "$goroot")" ] || { echo "hash mismatch!" >&2; exit 1; }
+k=$(median_secs "$KETTLE" hash "$goroot")
+x=$(median_secs nix hash path "$goroot")
+row hash "$k" "$x" "(target ≤ 1.0)"
+awk -v s="$size" -v k="$k" -v x="$x" 'BEGIN { printf "   throughput: kettle %.0f MB/s, nix %.0f MB/s (%.2fx)\n", s/k/1e6, s/x/1e6, x/k }'
+
+echo "== build on a warm store: examples/go-hello"
+cp -r examples/go-hello "$work/go-hello"
+nix flake lock --override-input go "path:$goroot" "path:$work/go-hello" >/dev/null 2>&1
+nix build --no-link "path:$work/go-hello" >/dev/null 2>&1
+kbuild() { rm -rf "$work/b"; "$KETTLE" build -q --attest sim-snp --artifacts none -o "$work/b" "path:$work/go-hello"; }
+k=$(median_secs kbuild)
+x=$(median_secs nix build --no-link "path:$work/go-hello")
+row build "$k" "$x" "(target ≤ 1.05)"
