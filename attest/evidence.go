@@ -1,0 +1,389 @@
+package attest
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/google/go-sev-guest/abi"
+)
+
+// EvidenceVersion is the version of evidence.json this package writes and
+// reads.
+const EvidenceVersion = 1
+
+// MaxEvidenceSize is the largest evidence.json DecodeEvidence reads. An
+// SEV-SNP report with its three certificates takes about 8 KiB.
+const MaxEvidenceSize = 1 << 20
+
+// Names of the certificates in Evidence.Certificates (SEV-SNP).
+const (
+	CertARK  = "ark"  // AMD Root Key: self-signed; must equal a root the verifier pins
+	CertASK  = "ask"  // AMD SEV Key: certifies VCEKs, certified by the ARK
+	CertASVK = "asvk" // AMD SEV VLEK Key: certifies VLEKs, certified by the ARK
+	CertVCEK = "vcek" // Versioned Chip Endorsement Key: signed the report
+	CertVLEK = "vlek" // Versioned Loaded Endorsement Key (a cloud provider's): signed the report
+)
+
+// Evidence is what a TEE produced for one build, as stored in evidence.json:
+//
+//	{
+//	  "version": 1,
+//	  "platform": "sev-snp",
+//	  "report": "<base64: the 1184-byte ATTESTATION_REPORT>",
+//	  "certificates": {
+//	    "ark": "<base64 DER>",
+//	    "ask": "<base64 DER>",
+//	    "vcek": "<base64 DER>"
+//	  }
+//	}
+//
+// For sev-snp and sim-snp, Report is the raw SEV-SNP attestation report
+// exactly as the secure processor returned it, and Certificates holds the
+// whole chain in DER, so that verification needs no network: "ark", and
+// either "vcek" with its issuer "ask", or "vlek" with its issuer "asvk".
+// Nothing in the evidence is trusted for being there: the verifier checks the
+// ARK against roots it pins and every signature below it.
+//
+// Base64 is the standard alphabet with padding (RFC 4648 §4). Marshal writes
+// the fields in the order above, certificates sorted by name.
+type Evidence struct {
+	Version      int               `json:"version"`
+	Platform     Platform          `json:"platform"`
+	Report       []byte            `json:"report"`
+	Certificates map[string][]byte `json:"certificates,omitempty"`
+}
+
+// Marshal returns the deterministic evidence.json encoding of e (indented,
+// ending in a newline). It refuses evidence that DecodeEvidence would refuse.
+func (e *Evidence) Marshal() ([]byte, error) {
+	if e == nil {
+		return nil, errors.New("encoding evidence: no evidence")
+	}
+	if err := e.validate(); err != nil {
+		return nil, fmt.Errorf("encoding evidence: %w", err)
+	}
+	out, err := json.MarshalIndent(e, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encoding evidence: %w", err)
+	}
+	return append(out, '\n'), nil
+}
+
+// UnmarshalJSON decodes e as strictly as DecodeEvidence.
+func (e *Evidence) UnmarshalJSON(data []byte) error {
+	d, err := DecodeEvidence(data)
+	if err != nil {
+		return err
+	}
+	*e = *d
+	return nil
+}
+
+// evidenceFields returns the known fields of evidence.json, in encoding order.
+func evidenceFields() []string { return []string{"version", "platform", "report", "certificates"} }
+
+// DecodeEvidence parses evidence.json strictly: one JSON object with exactly
+// the known fields (case-sensitive, none twice), version 1, a platform this
+// build reads, a report of the platform's size, canonical base64, a complete
+// certificate chain of parseable X.509 certificates, and nothing after the
+// object but white space. Errors name the field at fault.
+func DecodeEvidence(data []byte) (*Evidence, error) {
+	if len(data) > MaxEvidenceSize {
+		return nil, fmt.Errorf("evidence is %d bytes, more than the %d this reader accepts", len(data), MaxEvidenceSize)
+	}
+	members, err := decodeObject(data, "evidence", true)
+	if err != nil {
+		return nil, err
+	}
+	// The version decides what the other fields mean, so it is read first.
+	var ev Evidence
+	raw, ok := members["version"]
+	if !ok {
+		return nil, errors.New("version: missing")
+	}
+	if ev.Version, err = decodeInt(raw); err != nil {
+		return nil, fmt.Errorf("version: %w", err)
+	}
+	if ev.Version != EvidenceVersion {
+		return nil, fmt.Errorf("version: %d is not supported (this build reads version %d)", ev.Version, EvidenceVersion)
+	}
+	if err := unknownField(members, evidenceFields()); err != nil {
+		return nil, err
+	}
+	raw, ok = members["platform"]
+	if !ok {
+		return nil, errors.New("platform: missing")
+	}
+	s, err := decodeString(raw)
+	if err != nil {
+		return nil, fmt.Errorf("platform: %w", err)
+	}
+	ev.Platform = Platform(s)
+	if err := checkPlatform(ev.Platform); err != nil {
+		return nil, err
+	}
+	raw, ok = members["report"]
+	if !ok {
+		return nil, errors.New("report: missing")
+	}
+	if ev.Report, err = decodeBase64(raw); err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	if raw, ok := members["certificates"]; ok {
+		certs, err := decodeObject(raw, "certificates", false)
+		if err != nil {
+			return nil, err
+		}
+		ev.Certificates = make(map[string][]byte, len(certs))
+		for _, name := range sortedKeys(certs) {
+			der, err := decodeBase64(certs[name])
+			if err != nil {
+				return nil, fmt.Errorf("certificates.%s: %w", name, err)
+			}
+			ev.Certificates[name] = der
+		}
+	}
+	if err := ev.validate(); err != nil {
+		return nil, err
+	}
+	return &ev, nil
+}
+
+// validate checks what DecodeEvidence checks beyond JSON syntax.
+func (e *Evidence) validate() error {
+	if e.Version != EvidenceVersion {
+		return fmt.Errorf("version: %d is not supported (want %d)", e.Version, EvidenceVersion)
+	}
+	if err := checkPlatform(e.Platform); err != nil {
+		return err
+	}
+	// Only SEV-SNP evidence is read by this build (checkPlatform).
+	if len(e.Report) != abi.ReportSize {
+		return fmt.Errorf("report: %d bytes, want %d (an SEV-SNP ATTESTATION_REPORT)", len(e.Report), abi.ReportSize)
+	}
+	return checkSNPCertificates(e.Certificates)
+}
+
+func checkPlatform(p Platform) error {
+	switch {
+	case p.snp():
+		return nil
+	case p == PlatformNone:
+		return errors.New("platform: none is not attested and has no evidence")
+	case p.known():
+		return fmt.Errorf("platform: %s evidence is not supported in this build yet", p)
+	}
+	return fmt.Errorf("platform: unknown platform %q (want sev-snp or sim-snp)", string(p))
+}
+
+// checkSNPCertificates checks that certs is a complete SEV-SNP chain of
+// parseable certificates, with no certificate that has no role in it.
+func checkSNPCertificates(certs map[string][]byte) error {
+	if len(certs) == 0 {
+		return errors.New("certificates: missing (want ark, ask and vcek, or ark, asvk and vlek)")
+	}
+	for _, name := range sortedKeys(certs) {
+		switch name {
+		case CertARK, CertASK, CertASVK, CertVCEK, CertVLEK:
+		default:
+			return fmt.Errorf("certificates.%s: unknown certificate (want ark, ask, asvk, vcek or vlek)", name)
+		}
+		der := certs[name]
+		if len(der) == 0 {
+			return fmt.Errorf("certificates.%s: empty", name)
+		}
+		if _, err := x509.ParseCertificate(der); err != nil {
+			return fmt.Errorf("certificates.%s: not a DER X.509 certificate: %w", name, err)
+		}
+	}
+	has := func(name string) bool { _, ok := certs[name]; return ok }
+	if !has(CertARK) {
+		return errors.New("certificates.ark: missing (the AMD root key certificate)")
+	}
+	switch {
+	case has(CertVCEK) && has(CertVLEK):
+		return errors.New("certificates: both vcek and vlek given (want the one endorsement key that signed the report)")
+	case has(CertVCEK):
+		if !has(CertASK) {
+			return errors.New("certificates.ask: missing (the AMD SEV key certificate that issued the vcek)")
+		}
+		if has(CertASVK) {
+			return errors.New("certificates.asvk: not part of a vcek chain (want ask)")
+		}
+	case has(CertVLEK):
+		if !has(CertASVK) {
+			return errors.New("certificates.asvk: missing (the AMD SEV-VLEK key certificate that issued the vlek)")
+		}
+		if has(CertASK) {
+			return errors.New("certificates.ask: not part of a vlek chain (want asvk)")
+		}
+	default:
+		return errors.New("certificates.vcek: missing (the endorsement key certificate that signed the report; or vlek)")
+	}
+	return nil
+}
+
+// decodeObject reads one JSON object and returns its members' raw values. It
+// refuses duplicate names, and with top set, anything but white space after
+// the object.
+func decodeObject(data []byte, what string, top bool) (map[string]json.RawMessage, error) {
+	d := json.NewDecoder(bytes.NewReader(data))
+	syntax := func(err error) error {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return fmt.Errorf("%s: not valid JSON: %w", what, err)
+	}
+	tok, err := d.Token()
+	if err != nil {
+		return nil, syntax(err)
+	}
+	if tok != json.Delim('{') {
+		return nil, fmt.Errorf("%s: want a JSON object, got %s", what, describeToken(tok))
+	}
+	members := map[string]json.RawMessage{}
+	for d.More() {
+		tok, err := d.Token()
+		if err != nil {
+			return nil, syntax(err)
+		}
+		name, ok := tok.(string)
+		if !ok { // the decoder's own syntax checks make this unreachable
+			return nil, fmt.Errorf("%s: want a member name, got %s", what, describeToken(tok))
+		}
+		var raw json.RawMessage
+		if err := d.Decode(&raw); err != nil {
+			return nil, syntax(err)
+		}
+		field := name
+		if !top {
+			field = what + "." + name
+		}
+		if _, dup := members[name]; dup {
+			return nil, fmt.Errorf("%s: given twice", field)
+		}
+		members[name] = raw
+	}
+	if _, err := d.Token(); err != nil { // the closing brace
+		return nil, syntax(err)
+	}
+	if top {
+		if tok, err := d.Token(); err != io.EOF {
+			if err != nil {
+				return nil, fmt.Errorf("%s: trailing data after the JSON object: %w", what, err)
+			}
+			return nil, fmt.Errorf("%s: trailing data after the JSON object (%s)", what, describeToken(tok))
+		}
+	}
+	return members, nil
+}
+
+func describeToken(tok json.Token) string {
+	switch t := tok.(type) {
+	case json.Delim:
+		switch t {
+		case '{':
+			return "an object"
+		case '[':
+			return "an array"
+		}
+		return strconv.Quote(t.String())
+	case string:
+		return "a string"
+	case json.Number, float64:
+		return "a number"
+	case bool:
+		return "a boolean"
+	case nil:
+		return "null"
+	}
+	return fmt.Sprintf("%T", tok)
+}
+
+func describeRaw(raw json.RawMessage) string {
+	tok, err := json.NewDecoder(bytes.NewReader(raw)).Token()
+	if err != nil {
+		return "invalid JSON"
+	}
+	return describeToken(tok)
+}
+
+func unknownField(members map[string]json.RawMessage, known []string) error {
+	for _, name := range sortedKeys(members) {
+		found := false
+		for _, k := range known {
+			found = found || name == k
+		}
+		if !found {
+			return fmt.Errorf("%s: unknown field (want %s)", strconv.Quote(name), strings.Join(known, ", "))
+		}
+	}
+	return nil
+}
+
+// decodeInt reads a JSON integer written without fraction or exponent.
+func decodeInt(raw json.RawMessage) (int, error) {
+	s := string(raw)
+	digits := strings.TrimPrefix(s, "-")
+	ok := digits != "" && len(digits) <= 9 && (digits == "0" || digits[0] != '0')
+	for _, c := range digits {
+		ok = ok && c >= '0' && c <= '9'
+	}
+	if !ok {
+		return 0, fmt.Errorf("want an integer, got %s", describeNumber(raw))
+	}
+	return strconv.Atoi(s)
+}
+
+func describeNumber(raw json.RawMessage) string {
+	if d := describeRaw(raw); d != "a number" {
+		return d
+	}
+	return string(raw)
+}
+
+func decodeString(raw json.RawMessage) (string, error) {
+	if len(raw) == 0 || raw[0] != '"' {
+		return "", fmt.Errorf("want a string, got %s", describeRaw(raw))
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", err
+	}
+	return s, nil
+}
+
+// decodeBase64 reads a string of canonical standard base64: padded, no line
+// breaks, no non-zero padding bits, so that every byte string has exactly one
+// encoding.
+func decodeBase64(raw json.RawMessage) ([]byte, error) {
+	s, err := decodeString(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w (base64)", err)
+	}
+	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
+		return nil, fmt.Errorf("not canonical base64: line break at offset %d", i)
+	}
+	b, err := base64.StdEncoding.Strict().DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("not canonical base64: %w", err)
+	}
+	return b, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,161 @@
+package attest
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// VerifyOptions configure Verify.
+type VerifyOptions struct {
+	// AllowSimulated trusts Kettle's TEST-ONLY root for sim-* evidence.
+	// Without it, simulated evidence fails at the chain step. It never makes
+	// the test root acceptable for hardware platforms.
+	AllowSimulated bool
+	// Now is the time at which certificates must be valid; zero means
+	// time.Now().
+	Now time.Time
+}
+
+// Claims is what verified evidence says about the guest that produced it.
+type Claims struct {
+	Platform Platform
+	// Simulated is true for evidence signed by a TEST-ONLY chain, which says
+	// nothing about hardware.
+	Simulated bool
+	// Measurement is the launch measurement (SEV-SNP MEASUREMENT, 48 bytes).
+	Measurement []byte
+	// ReportData is the data the guest bound into the report (see ReportData).
+	ReportData [64]byte
+	// HostData is what the launcher committed at launch (SEV-SNP HOST_DATA,
+	// 32 bytes).
+	HostData []byte
+	// Debug is the guest policy's DEBUG bit. The baseline policy refuses it,
+	// so it is false in claims returned without error.
+	Debug bool
+	// VMPL is the privilege level of the guest code that requested the report.
+	VMPL int
+	// TCB is the reported firmware TCB in human form, e.g.
+	// "bl=4 tee=0 snp=22 ucode=213 (0xd516000000000004)".
+	TCB string
+	// ChipID is the reporting chip's CHIP_ID (64 bytes; zero when masked).
+	ChipID []byte
+	// Product names the hardware, e.g. "Milan-B0", or "Kettle simulated
+	// Milan-B1" for sim-snp.
+	Product string
+}
+
+// MarshalJSON encodes the claims with byte strings in lower-case hex.
+func (c Claims) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Platform    Platform `json:"platform"`
+		Simulated   bool     `json:"simulated"`
+		Product     string   `json:"product"`
+		Measurement string   `json:"measurement"`
+		ReportData  string   `json:"reportData"`
+		HostData    string   `json:"hostData"`
+		Debug       bool     `json:"debug"`
+		VMPL        int      `json:"vmpl"`
+		TCB         string   `json:"tcb"`
+		ChipID      string   `json:"chipId"`
+	}{c.Platform, c.Simulated, c.Product, hex.EncodeToString(c.Measurement), hex.EncodeToString(c.ReportData[:]),
+		hex.EncodeToString(c.HostData), c.Debug, c.VMPL, c.TCB, hex.EncodeToString(c.ChipID)})
+}
+
+// Step names a verification step.
+type Step string
+
+// The steps of Verify, in order.
+const (
+	// StepChain: the report's signature and its certificate chain up to a
+	// pinned vendor (or, for simulated evidence, Kettle test) root; also any
+	// evidence that cannot be read as the hardware's.
+	StepChain Step = "chain"
+	// StepTCB: the baseline policy on what the authenticated report says
+	// (guest policy, firmware TCB and versions).
+	StepTCB Step = "tcb"
+)
+
+// Title returns the step's name as verification reports show it.
+func (s Step) Title() string {
+	switch s {
+	case StepChain:
+		return "hardware signature chain"
+	case StepTCB:
+		return "TCB policy"
+	}
+	return string(s)
+}
+
+// StepError is a verification failure at one step.
+type StepError struct {
+	Step Step
+	Err  error
+}
+
+func (e *StepError) Error() string { return e.Step.Title() + ": " + e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *StepError) Unwrap() error { return e.Err }
+
+// ErrSimulatedNotTrusted is wrapped by the chain-step error for simulated
+// evidence verified without VerifyOptions.AllowSimulated.
+var ErrSimulatedNotTrusted = errors.New("simulated evidence is signed by Kettle's TEST-ONLY key chain, which is trusted only when simulated evidence is allowed (--allow-simulated)")
+
+func chainError(format string, args ...any) *StepError {
+	return &StepError{Step: StepChain, Err: fmt.Errorf(format, args...)}
+}
+
+func tcbError(format string, args ...any) *StepError {
+	return &StepError{Step: StepTCB, Err: fmt.Errorf(format, args...)}
+}
+
+// Verify checks evidence and returns what it attests. It checks, in order:
+//
+//  1. the hardware signature chain (StepChain): the evidence is well-formed;
+//     its ARK equals a root pinned in this package (AMD's, embedded in
+//     go-sev-guest, for sev-snp; Kettle's TEST-ONLY root, only with
+//     AllowSimulated, for sim-snp); the ASK (ASVK) is signed by that ARK, the
+//     VCEK (VLEK) by the ASK, the report by the VCEK; and go-sev-guest's
+//     verify.SnpAttestation agrees;
+//  2. the baseline TCB policy (StepTCB), with go-sev-guest's
+//     validate.SnpAttestation: the guest policy allows neither debugging nor
+//     a migration agent (SMT is allowed); the committed firmware TCB, build
+//     and API version equal the current ones; the reported TCB equals the TCB
+//     the VCEK certifies, which is not above the current TCB.
+//
+// A failure is a *StepError naming the step and the field at fault; a
+// cancelled ctx returns ctx's error. When the chain holds but the TCB policy
+// does not, Verify returns the claims together with the error, so that a
+// report can show what the rejected evidence says.
+func Verify(ctx context.Context, ev *Evidence, opts VerifyOptions) (*Claims, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if ev == nil {
+		return nil, chainError("no evidence")
+	}
+	if err := ev.validate(); err != nil {
+		return nil, chainError("evidence: %w", err)
+	}
+	now := opts.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	var roots snpTrust
+	switch ev.Platform {
+	case PlatformSEVSNP:
+		roots = amdTrust()
+	case PlatformSimSNP:
+		if !opts.AllowSimulated {
+			return nil, &StepError{Step: StepChain, Err: fmt.Errorf("platform %s: %w", ev.Platform, ErrSimulatedNotTrusted)}
+		}
+		roots = simTrust()
+	default: // validate admits no other platform
+		return nil, chainError("platform %s: cannot be verified by this build", ev.Platform)
+	}
+	return verifySNP(ctx, ev, roots, now)
+}
