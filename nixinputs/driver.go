@@ -1,0 +1,270 @@
+package nixinputs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// Driver runs the nix command-line tool. The zero value runs "nix" from PATH
+// with the current environment.
+//
+// Only commands and JSON shapes shared by Nix 2.8 through current releases
+// are used; where the JSON differs between releases the decoders accept
+// every known shape.
+type Driver struct {
+	Nix    string    // nix binary; "" means "nix" from PATH
+	Env    []string  // extra environment entries, appended to os.Environ()
+	Stderr io.Writer // if non-nil, nix's stderr is copied here as it runs (build logs)
+}
+
+// NixError is returned when nix exits unsuccessfully or cannot be started.
+// Its message carries Nix's own error text, collapsed onto one line.
+type NixError struct {
+	Args   []string // arguments nix was run with
+	Err    error    // from os/exec: the exit status, or why nix did not start
+	Stderr string   // the last part of nix's standard error
+}
+
+func (e *NixError) Error() string {
+	cmd := "nix " + strings.Join(e.Args, " ")
+	if errors.Is(e.Err, exec.ErrNotFound) {
+		return fmt.Sprintf("%s: nix is not installed or not on PATH: %v", cmd, e.Err)
+	}
+	if msg := nixErrorText(e.Stderr); msg != "" {
+		return fmt.Sprintf("%s: %s", cmd, msg)
+	}
+	return fmt.Sprintf("%s: %v", cmd, e.Err)
+}
+
+func (e *NixError) Unwrap() error { return e.Err }
+
+// maxErrorText bounds the Nix error text carried in an error message.
+const maxErrorText = 2000
+
+// ansiRe matches terminal escape sequences, which Nix emits when it believes
+// it writes to a terminal.
+var ansiRe = regexp.MustCompile("\x1b\\[[0-9;?]*[ -/]*[@-~]")
+
+// nixErrorText extracts Nix's error message from its stderr: from the last
+// line that starts with "error:" to the end (older Nix prints the message
+// first, newer Nix prints a trace and then the innermost error), each line
+// trimmed and joined with spaces. Without an "error:" line it returns the
+// last few lines.
+func nixErrorText(stderr string) string {
+	stderr = ansiRe.ReplaceAllString(stderr, "")
+	lines := strings.Split(stderr, "\n")
+	start := -1
+	for i, l := range lines {
+		if strings.HasPrefix(strings.TrimSpace(l), "error:") {
+			start = i
+		}
+	}
+	if start < 0 {
+		start = len(lines) - 5
+		if start < 0 {
+			start = 0
+		}
+	}
+	var parts []string
+	for _, l := range lines[start:] {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "(use '--show-trace'") {
+			parts = append(parts, l)
+		}
+	}
+	msg := strings.Join(parts, " ")
+	if len(msg) > maxErrorText {
+		msg = msg[:maxErrorText] + "…"
+	}
+	return msg
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	max int
+	buf []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > 2*t.max {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.max:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	if len(t.buf) > t.max {
+		return string(t.buf[len(t.buf)-t.max:])
+	}
+	return string(t.buf)
+}
+
+// ignoreErrors forwards writes and swallows their errors, so that a broken
+// log sink cannot fail a build.
+type ignoreErrors struct{ w io.Writer }
+
+func (i ignoreErrors) Write(p []byte) (int, error) {
+	_, _ = i.w.Write(p)
+	return len(p), nil
+}
+
+func (d *Driver) bin() string {
+	if d.Nix == "" {
+		return "nix"
+	}
+	return d.Nix
+}
+
+// run runs nix with args and returns its standard output.
+func (d *Driver) run(ctx context.Context, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, d.bin(), args...)
+	cmd.Env = append(os.Environ(), d.Env...)
+	var stdout bytes.Buffer
+	tail := &tailBuffer{max: 64 << 10}
+	cmd.Stdout = &stdout
+	cmd.Stderr = tail
+	if d.Stderr != nil {
+		cmd.Stderr = io.MultiWriter(tail, ignoreErrors{d.Stderr})
+	}
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+		}
+		return nil, &NixError{Args: args, Err: err, Stderr: tail.String()}
+	}
+	return stdout.Bytes(), nil
+}
+
+// Metadata resolves flakeURL with `nix flake metadata --json
+// --no-update-lock-file` and checks that it is pinned: it refuses a dirty git
+// tree, a result without narHash, and a lock file with an input that is not
+// locked. The lock file is never written: a flake whose flake.lock is missing
+// or out of date is refused by Nix itself.
+func (d *Driver) Metadata(ctx context.Context, flakeURL string) (*Metadata, error) {
+	out, err := d.run(ctx, "flake", "metadata", "--json", "--no-update-lock-file", flakeURL)
+	if err != nil {
+		return nil, err
+	}
+	return decodeMetadata(flakeURL, out)
+}
+
+// Build realises installable with `nix build --json --no-link
+// --no-update-lock-file` (no result symlink, no lock file written) and
+// returns what Nix reports it built. If it fails, the error carries Nix's own
+// error text.
+func (d *Driver) Build(ctx context.Context, installable string) ([]BuildResult, error) {
+	out, err := d.run(ctx, "build", "--json", "--no-link", "--no-update-lock-file", installable)
+	if err != nil {
+		return nil, err
+	}
+	res, err := decodeBuildResults(out)
+	if err != nil {
+		return nil, fmt.Errorf("nix build %s: %w", installable, err)
+	}
+	return res, nil
+}
+
+// PathInfo queries the Nix database with `nix path-info --json` for the given
+// store paths. It fails if any of them is not a valid store path. Paths
+// must be store paths of store objects; a .drv path is its own store object
+// on current Nix, but older Nix (2.8) takes it to mean the derivation's
+// outputs and reports those instead, which is reported as an error here.
+func (d *Driver) PathInfo(ctx context.Context, paths ...string) (map[string]PathInfo, error) {
+	if len(paths) == 0 {
+		return map[string]PathInfo{}, nil
+	}
+	for _, p := range paths {
+		if !filepath.IsAbs(p) {
+			return nil, fmt.Errorf("path-info: %q is not an absolute store path", p)
+		}
+	}
+	out, err := d.run(ctx, append([]string{"path-info", "--json"}, paths...)...)
+	if err != nil {
+		return nil, err
+	}
+	infos, invalid, err := decodePathInfo(out, filepath.Dir(paths[0]))
+	if err != nil {
+		return nil, fmt.Errorf("nix path-info: %w", err)
+	}
+	bad := map[string]bool{}
+	for _, p := range invalid {
+		bad[p] = true
+	}
+	res := make(map[string]PathInfo, len(paths))
+	for _, p := range paths {
+		info, ok := infos[p]
+		switch {
+		case bad[p]:
+			return nil, fmt.Errorf("nix path-info: %s is not a valid path in the Nix store", p)
+		case !ok && strings.HasSuffix(p, ".drv"):
+			return nil, fmt.Errorf("nix path-info did not report %s (this Nix takes a .drv path to mean its outputs)", p)
+		case !ok:
+			return nil, fmt.Errorf("nix path-info did not report %s", p)
+		}
+		res[p] = info
+	}
+	return res, nil
+}
+
+// versionRe matches a version number such as 2.8.0, 2.18.1 or 2.24.0pre.
+var versionRe = regexp.MustCompile(`^[0-9]+\.[0-9]+(\.[0-9]+)?[0-9A-Za-z.+_-]*$`)
+
+// Version returns the version of nix, e.g. "2.8.0", from `nix --version`.
+func (d *Driver) Version(ctx context.Context) (string, error) {
+	out, err := d.run(ctx, "--version")
+	if err != nil {
+		return "", err
+	}
+	return parseNixVersion(string(out))
+}
+
+// parseNixVersion takes the version number from `nix --version` output:
+// "nix (Nix) 2.8.0", "nix (Lix, like Nix) 2.91.1",
+// "nix (Determinate Nix 3.6.2) 2.29.0".
+func parseNixVersion(out string) (string, error) {
+	line, _, _ := strings.Cut(strings.TrimSpace(out), "\n")
+	f := strings.Fields(line)
+	if len(f) < 2 || f[0] != "nix" || !versionRe.MatchString(f[len(f)-1]) {
+		return "", fmt.Errorf("unrecognised `nix --version` output %q", line)
+	}
+	return f[len(f)-1], nil
+}
+
+// BinaryPath returns the absolute path of the nix binary with symlinks
+// resolved: the file whose SHA-256 identifies the toolchain.
+func (d *Driver) BinaryPath() (string, error) {
+	p, err := exec.LookPath(d.bin())
+	if err != nil {
+		return "", fmt.Errorf("finding nix: %w", err)
+	}
+	if p, err = filepath.Abs(p); err != nil {
+		return "", fmt.Errorf("finding nix: %w", err)
+	}
+	if p, err = filepath.EvalSymlinks(p); err != nil {
+		return "", fmt.Errorf("finding nix: %w", err)
+	}
+	return p, nil
+}
+
+// StoreDir returns the Nix store directory, normally "/nix/store", as Nix
+// evaluates builtins.storeDir (which honours NIX_STORE_DIR and the store
+// setting).
+func (d *Driver) StoreDir(ctx context.Context) (string, error) {
+	out, err := d.run(ctx, "eval", "--raw", "--expr", "builtins.storeDir")
+	if err != nil {
+		return "", err
+	}
+	dir := strings.TrimSpace(string(out))
+	if !filepath.IsAbs(dir) {
+		return "", fmt.Errorf("nix eval builtins.storeDir: got %q, want an absolute path", dir)
+	}
+	return dir, nil
+}

@@ -1,0 +1,263 @@
+package nixinputs
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/nix-community/go-nix/pkg/derivation"
+	"github.com/nix-community/go-nix/pkg/nixbase32"
+)
+
+// Derivation is a parsed .drv file (a store derivation in ATerm form).
+type Derivation struct {
+	Path        string   // the .drv store path
+	ATermSHA256 [32]byte // SHA-256 of the .drv file's bytes
+	Name        string   // store path name without hash and ".drv", e.g. "hello-2.12"
+	Outputs     map[string]Output
+	InputDrvs   map[string][]string // input .drv path → output names used
+	InputSrcs   []string            // input sources (store paths), sorted
+	Builder     string
+	Args        []string
+	System      string
+	Env         map[string]string
+}
+
+// Output is one output of a derivation as written in the .drv. HashAlgo and
+// Hash are empty except for fixed-output (Hash set) and floating
+// content-addressed (Hash empty) outputs.
+type Output struct {
+	Path     string // "" for content-addressed outputs whose path is not yet known
+	HashAlgo string // e.g. "sha256", "r:sha256", "text:sha256"
+	Hash     string // as in the .drv, normally lower-case hex
+}
+
+// FixedOutput describes the fixed output of a fixed-output derivation (a
+// fetch whose result is pinned by hash).
+type FixedOutput struct {
+	Name string // the derivation's name
+	Mode string // flat, recursive ("r:" in hashAlgo), text ("text:") or git ("git:")
+	Algo string // sha256, sha1, sha512, md5, …
+	Hash string // lower-case hex
+	// URL is where the fetch came from: the "url" environment variable, else
+	// the first of "urls" (space separated), else "-". With structured
+	// attributes the same keys are read from __json.
+	URL string
+}
+
+// hashSize returns the digest size in bytes of a hash algorithm Nix supports
+// for fixed outputs, or 0.
+func hashSize(algo string) int {
+	switch algo {
+	case "md5":
+		return 16
+	case "sha1":
+		return 20
+	case "sha256":
+		return 32
+	case "sha512":
+		return 64
+	case "blake3":
+		return 32
+	}
+	return 0
+}
+
+// splitHashAlgo splits an output's hashAlgo ("r:sha256") into mode and algo.
+func splitHashAlgo(s string) (mode, algo string) {
+	switch {
+	case strings.HasPrefix(s, "r:"):
+		return "recursive", s[2:]
+	case strings.HasPrefix(s, "text:"):
+		return "text", s[5:]
+	case strings.HasPrefix(s, "git:"):
+		return "git", s[4:]
+	}
+	return "flat", s
+}
+
+// decodeDigest decodes a digest of the given algorithm written in hex,
+// Nix base-32, base64 or SRI form.
+func decodeDigest(algo, s string) ([]byte, error) {
+	size := hashSize(algo)
+	if size == 0 {
+		return nil, fmt.Errorf("unknown hash algorithm %q", algo)
+	}
+	if p := algo + "-"; strings.HasPrefix(s, p) {
+		s = s[len(p):]
+	} else if p := algo + ":"; strings.HasPrefix(s, p) {
+		s = s[len(p):]
+	}
+	var (
+		b   []byte
+		err error
+	)
+	switch len(s) {
+	case hex.EncodedLen(size):
+		b, err = hex.DecodeString(s)
+	case nixbase32.EncodedLen(size):
+		b, err = nixbase32.DecodeString(s)
+	case base64.StdEncoding.EncodedLen(size):
+		b, err = base64.StdEncoding.Strict().DecodeString(s)
+	default:
+		return nil, fmt.Errorf("%s digest %q has length %d: want %d (hex), %d (nix32) or %d (base64)",
+			algo, s, len(s), hex.EncodedLen(size), nixbase32.EncodedLen(size), base64.StdEncoding.EncodedLen(size))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s digest %q: %w", algo, s, err)
+	}
+	return b, nil
+}
+
+// FixedOutput returns the fixed output of a fixed-output derivation, and
+// false for any other derivation (including floating content-addressed and
+// impure ones, whose output hash is not known in advance).
+func (d *Derivation) FixedOutput() (FixedOutput, bool) {
+	out, ok := d.Outputs["out"]
+	if !ok || len(d.Outputs) != 1 || out.HashAlgo == "" || out.Hash == "" || out.Hash == "impure" {
+		return FixedOutput{}, false
+	}
+	mode, algo := splitHashAlgo(out.HashAlgo)
+	digest, err := decodeDigest(algo, out.Hash)
+	if err != nil {
+		// ParseDerivation has already rejected such a derivation; a
+		// hand-built one is not a valid fixed-output derivation.
+		return FixedOutput{}, false
+	}
+	return FixedOutput{
+		Name: d.Name,
+		Mode: mode,
+		Algo: algo,
+		Hash: hex.EncodeToString(digest),
+		URL:  d.fetchURL(),
+	}, true
+}
+
+// fetchURL returns the URL a fetcher derivation downloads, or "-".
+func (d *Derivation) fetchURL() string {
+	url, urls := d.Env["url"], d.Env["urls"]
+	if js, ok := d.Env["__json"]; ok {
+		// Structured attributes: url is a string, urls a list of strings.
+		var attrs struct {
+			URL  any `json:"url"`
+			URLs any `json:"urls"`
+		}
+		if json.Unmarshal([]byte(js), &attrs) == nil {
+			url = jsonStrings(attrs.URL)
+			urls = jsonStrings(attrs.URLs)
+		}
+	}
+	// Only the first whitespace-separated word: a URL has no spaces, and
+	// the value must fit on one manifest line.
+	for _, s := range []string{url, urls} {
+		if f := strings.Fields(s); len(f) > 0 {
+			return f[0]
+		}
+	}
+	return "-"
+}
+
+// jsonStrings joins a JSON string or list of strings with spaces.
+func jsonStrings(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case []any:
+		var parts []string
+		for _, x := range v {
+			if s, ok := x.(string); ok {
+				parts = append(parts, s)
+			}
+		}
+		return strings.Join(parts, " ")
+	}
+	return ""
+}
+
+// ReadDerivation reads and parses the .drv file at path.
+func ReadDerivation(path string) (*Derivation, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading derivation: %w", err)
+	}
+	return ParseDerivation(path, data)
+}
+
+// ParseDerivation parses the ATerm bytes of the .drv at path (used for the
+// error messages, the Path and the Name). It checks what Nix would: the path
+// is a store path ending in ".drv", the ATerm is well-formed with its lists
+// in canonical order, there is at least one output, store paths are
+// well-formed, and a fixed output's hash decodes for its algorithm.
+func ParseDerivation(path string, data []byte) (d *Derivation, err error) {
+	name, err := drvName(path)
+	if err != nil {
+		return nil, err
+	}
+	// go-nix's parser is not meant to panic, but it walks untrusted bytes
+	// with hand-written index arithmetic; a panic there must not take the
+	// whole build down.
+	defer func() {
+		if r := recover(); r != nil {
+			d, err = nil, fmt.Errorf("derivation %s: malformed ATerm (parser panic: %v)", path, r)
+		}
+	}()
+	drv, err := derivation.ReadDerivation(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("derivation %s: malformed: %w", path, err)
+	}
+	d = &Derivation{
+		Path:        path,
+		ATermSHA256: sha256.Sum256(data),
+		Name:        name,
+		Outputs:     make(map[string]Output, len(drv.Outputs)),
+		InputDrvs:   drv.InputDerivations,
+		InputSrcs:   drv.InputSources,
+		Builder:     drv.Builder,
+		Args:        drv.Arguments,
+		System:      drv.Platform,
+		Env:         drv.Env,
+	}
+	if d.InputDrvs == nil {
+		d.InputDrvs = map[string][]string{}
+	}
+	for on, o := range drv.Outputs {
+		if o.HashAlgorithm != "" && o.Hash != "" && o.Hash != "impure" {
+			_, algo := splitHashAlgo(o.HashAlgorithm)
+			if _, err := decodeDigest(algo, o.Hash); err != nil {
+				return nil, fmt.Errorf("derivation %s: output %q: %w", path, on, err)
+			}
+		}
+		d.Outputs[on] = Output{Path: o.Path, HashAlgo: o.HashAlgorithm, Hash: o.Hash}
+	}
+	for in := range d.InputDrvs {
+		if !strings.HasSuffix(in, ".drv") {
+			return nil, fmt.Errorf("derivation %s: input derivation %q does not end in .drv", path, in)
+		}
+	}
+	return d, nil
+}
+
+// drvName checks that path looks like /<store>/<32 nix32 chars>-<name>.drv
+// and returns name.
+func drvName(path string) (string, error) {
+	if !filepath.IsAbs(path) {
+		return "", fmt.Errorf("derivation path %q is not absolute", path)
+	}
+	base := filepath.Base(path)
+	const hashLen = 32
+	if !strings.HasSuffix(base, ".drv") || len(base) < hashLen+1+len("x.drv") || base[hashLen] != '-' {
+		return "", fmt.Errorf("derivation path %q: want a store path <hash>-<name>.drv", path)
+	}
+	for i := 0; i < hashLen; i++ {
+		if !nixbase32.Is(base[i]) {
+			return "", fmt.Errorf("derivation path %q: store path hash has a character outside Nix's base-32 alphabet", path)
+		}
+	}
+	return base[hashLen+1 : len(base)-len(".drv")], nil
+}
