@@ -3,6 +3,8 @@ package nixinputs
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
@@ -42,6 +44,11 @@ type WalkOptions struct {
 	// Workers is the number of .drv files read and parsed at once;
 	// 0 means runtime.GOMAXPROCS(0).
 	Workers int
+	// StoreRoot, if set, is prefixed to every .drv path before reading it:
+	// the store is mounted elsewhere than its logical location, as with a
+	// chroot store (nix --store /mnt → /mnt/nix/store/…). Paths in the
+	// result stay logical.
+	StoreRoot string
 }
 
 // WalkClosure reads the derivation closure of roots from the file system:
@@ -94,7 +101,7 @@ func WalkClosure(ctx context.Context, roots []string, opts WalkOptions) (*Closur
 				if err := ctx.Err(); err != nil {
 					r.err = err
 				} else {
-					r.drv, r.err = ReadDerivation(p)
+					r.drv, r.err = readDerivationAt(opts.StoreRoot, p)
 				}
 				results <- r
 			}
@@ -150,4 +157,17 @@ func WalkClosure(ctx context.Context, roots []string, opts WalkOptions) (*Closur
 		return nil, firstErr
 	}
 	return c, nil
+}
+
+// readDerivationAt reads the .drv with logical store path p from under root
+// ("" for the real file system).
+func readDerivationAt(root, p string) (*Derivation, error) {
+	if root == "" {
+		return ReadDerivation(p)
+	}
+	data, err := os.ReadFile(filepath.Join(root, p))
+	if err != nil {
+		return nil, fmt.Errorf("reading derivation %s: %w", p, err)
+	}
+	return ParseDerivation(p, data)
 }

@@ -115,16 +115,18 @@ func ParseFlakeLock(data []byte) (*FlakeLock, error) {
 	if err := decodeJSON(rawNodes, &nodes); err != nil || nodes == nil {
 		return nil, fmt.Errorf("flake.lock: field \"nodes\": want an object, got %s", jsonKind(rawNodes))
 	}
+	if _, ok := nodes[l.Root]; !ok {
+		return nil, fmt.Errorf("flake.lock: root node %q is not among the nodes", l.Root)
+	}
 	l.Nodes = make(map[string]*LockNode, len(nodes))
-	for name, raw := range nodes {
+	// Sorted, so that the error reported for a bad file is always the same.
+	for _, name := range sortedKeys(nodes) {
+		raw := nodes[name]
 		n, err := parseLockNode(raw, name == l.Root)
 		if err != nil {
 			return nil, fmt.Errorf("flake.lock: node %q: %w", name, err)
 		}
 		l.Nodes[name] = n
-	}
-	if _, ok := l.Nodes[l.Root]; !ok {
-		return nil, fmt.Errorf("flake.lock: root node %q is not among the nodes", l.Root)
 	}
 	if _, err := l.resolveInputs(); err != nil {
 		return nil, fmt.Errorf("flake.lock: %w", err)
@@ -383,11 +385,10 @@ func decodeJSONObject(data []byte, v *map[string]json.RawMessage) error {
 
 // jsonKind names the kind of a JSON value for error messages.
 func jsonKind(raw []byte) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return "nothing"
+	if !json.Valid(raw) {
+		return "invalid JSON"
 	}
-	switch raw[0] {
+	switch bytes.TrimSpace(raw)[0] {
 	case '{':
 		return "an object"
 	case '[':

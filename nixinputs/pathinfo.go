@@ -1,6 +1,7 @@
 package nixinputs
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"path"
@@ -24,7 +25,7 @@ type pathInfoJSON struct {
 	Path       *string         `json:"path"`
 	Valid      *bool           `json:"valid"`
 	NarHash    json.RawMessage `json:"narHash"`
-	NarSize    *json.Number    `json:"narSize"`
+	NarSize    json.RawMessage `json:"narSize"`
 	Deriver    *string         `json:"deriver"`
 	References []string        `json:"references"`
 }
@@ -121,7 +122,7 @@ func decodePathInfo(data []byte, storeDir string) (map[string]PathInfo, []string
 		if e.NarSize == nil {
 			return nil, nil, fmt.Errorf("path-info for %s: missing narSize", p)
 		}
-		n, err := parseUint64(*e.NarSize)
+		n, err := parseUint64(e.NarSize)
 		if err != nil {
 			return nil, nil, fmt.Errorf("path-info for %s: narSize: %w", p, err)
 		}
@@ -190,10 +191,14 @@ func decodeNarHashJSON(raw json.RawMessage) ([32]byte, error) {
 }
 
 // parseUint64 parses a JSON number that must be a non-negative integer.
-func parseUint64(n json.Number) (uint64, error) {
-	v, err := strconv.ParseUint(n.String(), 10, 64)
+func parseUint64(raw json.RawMessage) (uint64, error) {
+	if jsonKind(raw) != "a number" {
+		return 0, fmt.Errorf("want a number, got %s", jsonKind(raw))
+	}
+	s := string(bytes.TrimSpace(raw))
+	v, err := strconv.ParseUint(s, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("%q is not a non-negative 64-bit integer", n.String())
+		return 0, fmt.Errorf("%s is not a non-negative 64-bit integer", s)
 	}
 	return v, nil
 }
