@@ -70,7 +70,7 @@ func TestParseHashBad(t *testing.T) {
 		{"sha256-" + strings.Repeat("A", 64), "SRI digest must be 44"},
 		{"sha256-" + strings.Repeat("!", 44), "illegal base64"},
 		{"sha256-ObCKG2zzWU17R7Pd7H+O2TPDYBYZ0ADUFxGYF0sP8dh=", "illegal base64"}, // non-zero trailing bits
-		{strings.Repeat("A", 43) + "=", "got 44 characters"},                       // bare base64 is ambiguous
+		{strings.Repeat("A", 43) + "=", "got 44 characters"},                      // bare base64 is ambiguous
 	} {
 		if h, err := ParseHash(tc.in); err == nil {
 			t.Errorf("ParseHash(%q) = %x, want error containing %q", tc.in, h, tc.want)
