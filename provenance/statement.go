@@ -1,0 +1,796 @@
+package provenance
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/nix-community/go-nix/pkg/nixbase32"
+)
+
+// The type URIs of provenance.json.
+const (
+	StatementType = "https://in-toto.io/Statement/v1"
+	PredicateType = "https://slsa.dev/provenance/v1"
+	// BuildTypeNixFlakeV1 is the SLSA buildType of a Kettle build of a
+	// flake output: externalParameters {flake, attribute, system},
+	// internalParameters {manifestVersion, manifestRoot, manifestLeafCount,
+	// nixVersion, kettleVersion}, and resolvedDependencies listing the
+	// locked source, the flake inputs, every derivation and every
+	// inputSrcs path, each annotated with its "kind".
+	BuildTypeNixFlakeV1 = "https://github.com/kettle-build/kettle/buildtypes/nix-flake/v1"
+)
+
+// KindAnnotation is the annotation of each resolved dependency that says
+// which list of BuildInfo it belongs to; callers may not set it.
+const KindAnnotation = "kind"
+
+// The values of KindAnnotation, in the order the dependencies are listed.
+const (
+	DependencySource     = "source"
+	DependencyFlakeInput = "flake-input"
+	DependencyDrv        = "drv"
+	DependencySrc        = "src"
+)
+
+// Subject is one output of the build: a store path and the SHA-256 of its
+// NAR serialisation.
+type Subject struct {
+	Name    string // the store path
+	Output  string // the output name, such as "out"
+	SHA256  [32]byte
+	NarSize uint64
+}
+
+// Dependency is one resolved dependency of the build. Annotations are free
+// strings; Nix's own forms of a hash (SRI "sha256-…", or "sha256:<base-32>")
+// may go under "narHash", and are checked against SHA256.
+type Dependency struct {
+	Name        string
+	URI         string
+	SHA256      [32]byte
+	Annotations map[string]string
+}
+
+// BuildInfo is everything provenance.json records.
+type BuildInfo struct {
+	// What the user asked for (externalParameters).
+	FlakeRef, Attribute, System string
+
+	// Source is the locked flake source: URI = locked URL, SHA256 = the
+	// narHash digest, Annotations["narHash"] = the SRI form and
+	// Annotations["rev"] = the revision, when there is one.
+	Source      Dependency
+	FlakeInputs []Dependency // one per locked input of flake.lock
+	Derivations []Dependency // each .drv: Name = store path, SHA256 = of the file's bytes
+	Sources     []Dependency // each inputSrcs path: SHA256 = of its NAR
+
+	Subjects []Subject
+
+	ManifestRoot      [32]byte
+	ManifestLeafCount int
+	ManifestVersion   int
+
+	NixVersion, KettleVersion string
+
+	BuilderID      string            // runDetails.builder.id
+	BuilderVersion map[string]string // runDetails.builder.version
+
+	// runDetails.metadata; zero values are left out. Times are recorded
+	// in UTC to the second.
+	InvocationID         string
+	StartedOn, FinishedOn time.Time
+}
+
+// Statement is a decoded provenance.json.
+type Statement struct {
+	BuildInfo
+	BuildType string
+	// Raw is the exact bytes that were decoded; the attestation binds
+	// their SHA-256.
+	Raw []byte
+}
+
+// Digest returns the SHA-256 of the statement's exact bytes.
+func (s *Statement) Digest() [32]byte { return sha256.Sum256(s.Raw) }
+
+// The JSON of provenance.json. Struct field order is the order written.
+type statementJSON struct {
+	Type          string        `json:"_type"`
+	Subject       []subjectJSON `json:"subject"`
+	PredicateType string        `json:"predicateType"`
+	Predicate     predicateJSON `json:"predicate"`
+}
+
+type subjectJSON struct {
+	Name        string             `json:"name"`
+	Digest      digestJSON         `json:"digest"`
+	Annotations subjectAnnotations `json:"annotations"`
+}
+
+type digestJSON struct {
+	SHA256 string `json:"sha256"`
+}
+
+type subjectAnnotations struct {
+	NarHash string `json:"narHash"`
+	NarSize uint64 `json:"narSize"`
+	Output  string `json:"output"`
+}
+
+type predicateJSON struct {
+	BuildDefinition buildDefinitionJSON `json:"buildDefinition"`
+	RunDetails      runDetailsJSON      `json:"runDetails"`
+}
+
+type buildDefinitionJSON struct {
+	BuildType            string                 `json:"buildType"`
+	ExternalParameters   externalParametersJSON `json:"externalParameters"`
+	InternalParameters   internalParametersJSON `json:"internalParameters"`
+	ResolvedDependencies []resourceJSON         `json:"resolvedDependencies"`
+}
+
+type externalParametersJSON struct {
+	Flake     string `json:"flake"`
+	Attribute string `json:"attribute"`
+	System    string `json:"system,omitempty"`
+}
+
+type internalParametersJSON struct {
+	ManifestVersion   int    `json:"manifestVersion"`
+	ManifestRoot      string `json:"manifestRoot"`
+	ManifestLeafCount int    `json:"manifestLeafCount"`
+	NixVersion        string `json:"nixVersion,omitempty"`
+	KettleVersion     string `json:"kettleVersion,omitempty"`
+}
+
+type resourceJSON struct {
+	Name        string            `json:"name,omitempty"`
+	URI         string            `json:"uri,omitempty"`
+	Digest      digestJSON        `json:"digest"`
+	Annotations map[string]string `json:"annotations"`
+}
+
+type runDetailsJSON struct {
+	Builder  builderJSON   `json:"builder"`
+	Metadata *metadataJSON `json:"metadata,omitempty"`
+}
+
+type builderJSON struct {
+	ID      string            `json:"id"`
+	Version map[string]string `json:"version,omitempty"`
+}
+
+type metadataJSON struct {
+	InvocationID string `json:"invocationId,omitempty"`
+	StartedOn    string `json:"startedOn,omitempty"`
+	FinishedOn   string `json:"finishedOn,omitempty"`
+}
+
+// EncodeStatement returns provenance.json for a build: an in-toto Statement
+// v1 with a SLSA Provenance v1 predicate, as deterministic bytes — fields in
+// a fixed order, subjects and dependencies sorted, map keys sorted, times in
+// RFC 3339 UTC, every digest lower-case hex, two-space indentation and a
+// final newline. Equal BuildInfos give equal bytes whatever the order of
+// their lists and maps. The result is checked with the in-toto attestation
+// library's own Validate methods before it is returned.
+func EncodeStatement(b BuildInfo) ([]byte, error) {
+	st, err := statementFrom(b)
+	if err != nil {
+		return nil, fmt.Errorf("provenance: %w", err)
+	}
+	data, err := encodeJSON(st)
+	if err != nil {
+		return nil, fmt.Errorf("provenance: encoding: %w", err)
+	}
+	if err := validateInToto(data); err != nil {
+		return nil, fmt.Errorf("provenance: %w", err)
+	}
+	return data, nil
+}
+
+func statementFrom(b BuildInfo) (*statementJSON, error) {
+	if b.FlakeRef == "" {
+		return nil, errors.New("flake reference is empty")
+	}
+	if b.Attribute == "" {
+		return nil, errors.New("attribute is empty")
+	}
+	if b.ManifestVersion != ManifestVersion {
+		return nil, fmt.Errorf("manifest version %d, want %d", b.ManifestVersion, ManifestVersion)
+	}
+	if b.ManifestLeafCount <= 0 {
+		return nil, fmt.Errorf("manifest leaf count %d, want at least 1", b.ManifestLeafCount)
+	}
+	if b.ManifestRoot == ([32]byte{}) {
+		return nil, errors.New("manifest root is not set")
+	}
+	if err := checkBuilderID(b.BuilderID); err != nil {
+		return nil, err
+	}
+	for k, v := range b.BuilderVersion {
+		if k == "" || v == "" {
+			return nil, fmt.Errorf("builder version %q: %q: empty key or value", k, v)
+		}
+	}
+
+	subjects, err := subjectsJSON(b.Subjects)
+	if err != nil {
+		return nil, err
+	}
+
+	if b.Source.URI == "" {
+		return nil, errors.New("source: locked URL (URI) is empty")
+	}
+	deps, err := resourcesJSON(DependencySource, []Dependency{b.Source})
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range []struct {
+		kind string
+		deps []Dependency
+	}{
+		{DependencyFlakeInput, b.FlakeInputs},
+		{DependencyDrv, b.Derivations},
+		{DependencySrc, b.Sources},
+	} {
+		r, err := resourcesJSON(g.kind, g.deps)
+		if err != nil {
+			return nil, err
+		}
+		deps = append(deps, r...)
+	}
+
+	var md *metadataJSON
+	if b.InvocationID != "" || !b.StartedOn.IsZero() || !b.FinishedOn.IsZero() {
+		md = &metadataJSON{InvocationID: b.InvocationID}
+		if md.StartedOn, err = formatTime("startedOn", b.StartedOn); err != nil {
+			return nil, err
+		}
+		if md.FinishedOn, err = formatTime("finishedOn", b.FinishedOn); err != nil {
+			return nil, err
+		}
+		if !b.StartedOn.IsZero() && !b.FinishedOn.IsZero() && b.FinishedOn.Before(b.StartedOn) {
+			return nil, fmt.Errorf("finishedOn %s is before startedOn %s", md.FinishedOn, md.StartedOn)
+		}
+	}
+
+	return &statementJSON{
+		Type:          StatementType,
+		Subject:       subjects,
+		PredicateType: PredicateType,
+		Predicate: predicateJSON{
+			BuildDefinition: buildDefinitionJSON{
+				BuildType: BuildTypeNixFlakeV1,
+				ExternalParameters: externalParametersJSON{
+					Flake:     b.FlakeRef,
+					Attribute: b.Attribute,
+					System:    b.System,
+				},
+				InternalParameters: internalParametersJSON{
+					ManifestVersion:   b.ManifestVersion,
+					ManifestRoot:      hex.EncodeToString(b.ManifestRoot[:]),
+					ManifestLeafCount: b.ManifestLeafCount,
+					NixVersion:        b.NixVersion,
+					KettleVersion:     b.KettleVersion,
+				},
+				ResolvedDependencies: deps,
+			},
+			RunDetails: runDetailsJSON{
+				Builder: builderJSON{ID: b.BuilderID, Version: emptyToNil(b.BuilderVersion)},
+				Metadata: md,
+			},
+		},
+	}, nil
+}
+
+func subjectsJSON(subjects []Subject) ([]subjectJSON, error) {
+	if len(subjects) == 0 {
+		return nil, errors.New("no subjects")
+	}
+	sorted := append([]Subject(nil), subjects...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
+	out := make([]subjectJSON, 0, len(sorted))
+	for i, s := range sorted {
+		if err := checkStorePath(s.Name); err != nil {
+			return nil, fmt.Errorf("subject %q: %w", s.Name, err)
+		}
+		if i > 0 && s.Name == sorted[i-1].Name {
+			return nil, fmt.Errorf("subject %s is listed twice", s.Name)
+		}
+		if !isStoreName(s.Output) {
+			return nil, fmt.Errorf("subject %s: output name %q is not valid", s.Name, s.Output)
+		}
+		if s.SHA256 == ([32]byte{}) {
+			return nil, fmt.Errorf("subject %s: NAR SHA-256 is not set", s.Name)
+		}
+		if s.NarSize == 0 {
+			return nil, fmt.Errorf("subject %s: NAR size is 0", s.Name)
+		}
+		out = append(out, subjectJSON{
+			Name:   s.Name,
+			Digest: digestJSON{SHA256: hex.EncodeToString(s.SHA256[:])},
+			Annotations: subjectAnnotations{
+				NarHash: sriSHA256(s.SHA256),
+				NarSize: s.NarSize,
+				Output:  s.Output,
+			},
+		})
+	}
+	return out, nil
+}
+
+// resourcesJSON sorts one group of dependencies and turns them into
+// resource descriptors annotated with their kind.
+func resourcesJSON(kind string, deps []Dependency) ([]resourceJSON, error) {
+	out := make([]resourceJSON, 0, len(deps))
+	for _, d := range deps {
+		what := fmt.Sprintf("%s dependency %q", kind, d.Name)
+		if d.Name == "" {
+			what = fmt.Sprintf("%s dependency %q", kind, d.URI)
+			if d.URI == "" {
+				return nil, fmt.Errorf("%s dependency with neither name nor URI", kind)
+			}
+		}
+		if d.SHA256 == ([32]byte{}) {
+			return nil, fmt.Errorf("%s: SHA-256 is not set", what)
+		}
+		if d.URI != "" {
+			if err := checkURL(d.URI); err != nil {
+				return nil, fmt.Errorf("%s: %w", what, err)
+			}
+		}
+		ann := map[string]string{KindAnnotation: kind}
+		for k, v := range d.Annotations {
+			switch {
+			case k == KindAnnotation:
+				return nil, fmt.Errorf("%s: annotation %q is reserved", what, k)
+			case k == "":
+				return nil, fmt.Errorf("%s: empty annotation key", what)
+			case k == "narHash":
+				if err := checkNixHash(v, d.SHA256); err != nil {
+					return nil, fmt.Errorf("%s: annotation narHash: %w", what, err)
+				}
+			}
+			ann[k] = v
+		}
+		out = append(out, resourceJSON{
+			Name:        d.Name,
+			URI:         d.URI,
+			Digest:      digestJSON{SHA256: hex.EncodeToString(d.SHA256[:])},
+			Annotations: ann,
+		})
+	}
+	sort.Slice(out, func(i, j int) bool { return resourceLess(out[i], out[j]) })
+	for i := 1; i < len(out); i++ {
+		if out[i].Name == out[i-1].Name && out[i].URI == out[i-1].URI {
+			return nil, fmt.Errorf("%s dependency %q is listed twice", kind, out[i].Name+out[i].URI)
+		}
+	}
+	return out, nil
+}
+
+func resourceLess(a, b resourceJSON) bool {
+	if a.Name != b.Name {
+		return a.Name < b.Name
+	}
+	if a.URI != b.URI {
+		return a.URI < b.URI
+	}
+	return a.Digest.SHA256 < b.Digest.SHA256
+}
+
+// checkNixHash accepts the SRI ("sha256-<base64>"), base-32
+// ("sha256:<nix32>") and base-16 ("sha256:<hex>") forms of d.
+func checkNixHash(s string, d [32]byte) error {
+	var ok bool
+	switch {
+	case strings.HasPrefix(s, "sha256-"):
+		ok = s == sriSHA256(d)
+	case strings.HasPrefix(s, "sha256:"):
+		rest := s[len("sha256:"):]
+		ok = rest == nixbase32.EncodeToString(d[:]) || rest == hex.EncodeToString(d[:])
+	default:
+		return fmt.Errorf("%q is not a Nix sha256 hash (sha256-<base64> or sha256:<base-32>)", s)
+	}
+	if !ok {
+		return fmt.Errorf("%q is not the digest %x", s, d)
+	}
+	return nil
+}
+
+// sriSHA256 is the SRI form Nix prints for a SHA-256, "sha256-<base64>".
+func sriSHA256(d [32]byte) string {
+	return "sha256-" + base64.StdEncoding.EncodeToString(d[:])
+}
+
+func checkBuilderID(id string) error {
+	if id == "" {
+		return errors.New("builder ID is empty")
+	}
+	u, err := url.Parse(id)
+	if err != nil || u.Scheme == "" || strings.ContainsAny(id, " \t\r\n") {
+		return fmt.Errorf("builder ID %q is not a URI", id)
+	}
+	return nil
+}
+
+func formatTime(field string, t time.Time) (string, error) {
+	if t.IsZero() {
+		return "", nil
+	}
+	t = t.UTC()
+	if y := t.Year(); y < 1 || y > 9999 {
+		return "", fmt.Errorf("%s: year %d is outside 1..9999", field, y)
+	}
+	return t.Format(time.RFC3339), nil
+}
+
+func emptyToNil(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
+// DecodeStatement reads provenance.json strictly: it must be a single JSON
+// object with no duplicate or unknown fields, the in-toto Statement v1 type,
+// the SLSA Provenance v1 predicate type and Kettle's buildType; every digest
+// must be lower-case hex SHA-256, the manifest parameters present, lists
+// sorted as EncodeStatement sorts them, and the whole must pass the in-toto
+// attestation library's Validate methods. Re-encoding the result gives the
+// same JSON; errors name the offending field.
+func DecodeStatement(data []byte) (*Statement, error) {
+	st, err := decodeStatement(data)
+	if err != nil {
+		return nil, fmt.Errorf("provenance: %w", err)
+	}
+	return st, nil
+}
+
+func decodeStatement(data []byte) (*Statement, error) {
+	o, err := decodeObject(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := wantString(o, "_type", StatementType); err != nil {
+		return nil, err
+	}
+	if err := wantString(o, "predicateType", PredicateType); err != nil {
+		return nil, err
+	}
+	var b BuildInfo
+	rawSubjects, err := o.arr("subject")
+	if err != nil {
+		return nil, err
+	}
+	if len(rawSubjects) == 0 {
+		return nil, errors.New("subject: empty")
+	}
+	for i, v := range rawSubjects {
+		s, err := decodeSubject(fmt.Sprintf("subject[%d]", i), v)
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 && s.Name <= b.Subjects[i-1].Name {
+			return nil, fmt.Errorf("subject[%d]: %s is not after %s, want subjects sorted by name without duplicates", i, s.Name, b.Subjects[i-1].Name)
+		}
+		b.Subjects = append(b.Subjects, s)
+	}
+	pred, err := o.obj("predicate")
+	if err != nil {
+		return nil, err
+	}
+	if err := o.end(); err != nil {
+		return nil, err
+	}
+	buildType, err := decodePredicate(pred, &b)
+	if err != nil {
+		return nil, err
+	}
+
+	// Re-encoding must give the same document: this catches what the field
+	// checks let through, such as lists out of order or escaped strings.
+	st, err := statementFrom(b)
+	if err != nil {
+		return nil, err
+	}
+	canon, err := encodeJSON(st)
+	if err != nil {
+		return nil, err
+	}
+	if err := sameJSON(data, canon); err != nil {
+		return nil, err
+	}
+	if err := validateInToto(data); err != nil {
+		return nil, err
+	}
+	return &Statement{BuildInfo: b, BuildType: buildType, Raw: append([]byte(nil), data...)}, nil
+}
+
+func decodeSubject(path string, v any) (Subject, error) {
+	o, err := asObject(path, v)
+	if err != nil {
+		return Subject{}, err
+	}
+	var s Subject
+	if s.Name, err = o.nonEmptyStr("name"); err != nil {
+		return s, err
+	}
+	if err := checkStorePath(s.Name); err != nil {
+		return s, fmt.Errorf("%s: %w", o.field("name"), err)
+	}
+	if s.SHA256, err = decodeDigest(o); err != nil {
+		return s, err
+	}
+	ann, err := o.obj("annotations")
+	if err != nil {
+		return s, err
+	}
+	narHash, err := ann.str("narHash")
+	if err != nil {
+		return s, err
+	}
+	if narHash != sriSHA256(s.SHA256) {
+		return s, fmt.Errorf("%s: %q is not the SRI form of digest.sha256 (%s)", ann.field("narHash"), narHash, sriSHA256(s.SHA256))
+	}
+	if s.NarSize, err = ann.uint("narSize"); err != nil {
+		return s, err
+	}
+	if s.NarSize == 0 {
+		return s, fmt.Errorf("%s: 0", ann.field("narSize"))
+	}
+	if s.Output, err = ann.nonEmptyStr("output"); err != nil {
+		return s, err
+	}
+	if !isStoreName(s.Output) {
+		return s, fmt.Errorf("%s: %q is not a valid output name", ann.field("output"), s.Output)
+	}
+	if err := ann.end(); err != nil {
+		return s, err
+	}
+	return s, o.end()
+}
+
+// decodeDigest reads a digest object that must hold exactly a SHA-256.
+func decodeDigest(o *jsonObject) ([32]byte, error) {
+	d, err := o.obj("digest")
+	if err != nil {
+		return [32]byte{}, err
+	}
+	h, err := d.str("sha256")
+	if err != nil {
+		return [32]byte{}, err
+	}
+	sum, err := parseSHA256Hex(h)
+	if err != nil {
+		return sum, fmt.Errorf("%s: %w", d.field("sha256"), err)
+	}
+	if sum == ([32]byte{}) {
+		return sum, fmt.Errorf("%s: all zero", d.field("sha256"))
+	}
+	return sum, d.end()
+}
+
+func decodePredicate(pred *jsonObject, b *BuildInfo) (string, error) {
+	bd, err := pred.obj("buildDefinition")
+	if err != nil {
+		return "", err
+	}
+	buildType, err := bd.str("buildType")
+	if err != nil {
+		return "", err
+	}
+	if buildType != BuildTypeNixFlakeV1 {
+		return "", fmt.Errorf("%s: %q, want %q", bd.field("buildType"), buildType, BuildTypeNixFlakeV1)
+	}
+
+	ext, err := bd.obj("externalParameters")
+	if err != nil {
+		return "", err
+	}
+	if b.FlakeRef, err = ext.nonEmptyStr("flake"); err != nil {
+		return "", err
+	}
+	if b.Attribute, err = ext.nonEmptyStr("attribute"); err != nil {
+		return "", err
+	}
+	if b.System, err = ext.optStr("system"); err != nil {
+		return "", err
+	}
+	if err := ext.end(); err != nil {
+		return "", err
+	}
+
+	in, err := bd.obj("internalParameters")
+	if err != nil {
+		return "", err
+	}
+	if b.ManifestVersion, err = in.int("manifestVersion"); err != nil {
+		return "", err
+	}
+	if b.ManifestVersion != ManifestVersion {
+		return "", fmt.Errorf("%s: %d, want %d", in.field("manifestVersion"), b.ManifestVersion, ManifestVersion)
+	}
+	rootHex, err := in.str("manifestRoot")
+	if err != nil {
+		return "", err
+	}
+	if b.ManifestRoot, err = parseSHA256Hex(rootHex); err != nil {
+		return "", fmt.Errorf("%s: %w", in.field("manifestRoot"), err)
+	}
+	if b.ManifestLeafCount, err = in.int("manifestLeafCount"); err != nil {
+		return "", err
+	}
+	if b.ManifestLeafCount == 0 {
+		return "", fmt.Errorf("%s: 0", in.field("manifestLeafCount"))
+	}
+	if b.NixVersion, err = in.optStr("nixVersion"); err != nil {
+		return "", err
+	}
+	if b.KettleVersion, err = in.optStr("kettleVersion"); err != nil {
+		return "", err
+	}
+	if err := in.end(); err != nil {
+		return "", err
+	}
+
+	if err := decodeDependencies(bd, b); err != nil {
+		return "", err
+	}
+	if err := bd.end(); err != nil {
+		return "", err
+	}
+
+	rd, err := pred.obj("runDetails")
+	if err != nil {
+		return "", err
+	}
+	builder, err := rd.obj("builder")
+	if err != nil {
+		return "", err
+	}
+	if b.BuilderID, err = builder.nonEmptyStr("id"); err != nil {
+		return "", err
+	}
+	if err := checkBuilderID(b.BuilderID); err != nil {
+		return "", fmt.Errorf("%s: %w", builder.field("id"), err)
+	}
+	if b.BuilderVersion, err = builder.optStrMap("version"); err != nil {
+		return "", err
+	}
+	if err := builder.end(); err != nil {
+		return "", err
+	}
+	md, err := rd.optObj("metadata")
+	if err != nil {
+		return "", err
+	}
+	if md != nil {
+		if b.InvocationID, err = md.optStr("invocationId"); err != nil {
+			return "", err
+		}
+		if b.StartedOn, err = decodeTime(md, "startedOn"); err != nil {
+			return "", err
+		}
+		if b.FinishedOn, err = decodeTime(md, "finishedOn"); err != nil {
+			return "", err
+		}
+		if err := md.end(); err != nil {
+			return "", err
+		}
+	}
+	if err := rd.end(); err != nil {
+		return "", err
+	}
+	return buildType, pred.end()
+}
+
+func decodeDependencies(bd *jsonObject, b *BuildInfo) error {
+	raw, err := bd.arr("resolvedDependencies")
+	if err != nil {
+		return err
+	}
+	order := map[string]int{DependencySource: 0, DependencyFlakeInput: 1, DependencyDrv: 2, DependencySrc: 3}
+	last, sources := -1, 0
+	for i, v := range raw {
+		path := fmt.Sprintf("%s[%d]", bd.field("resolvedDependencies"), i)
+		o, err := asObject(path, v)
+		if err != nil {
+			return err
+		}
+		var d Dependency
+		if d.Name, err = o.optStr("name"); err != nil {
+			return err
+		}
+		if d.URI, err = o.optStr("uri"); err != nil {
+			return err
+		}
+		if d.SHA256, err = decodeDigest(o); err != nil {
+			return err
+		}
+		ann, err := o.optStrMap("annotations")
+		if err != nil {
+			return err
+		}
+		if err := o.end(); err != nil {
+			return err
+		}
+		kind, ok := ann[KindAnnotation]
+		rank, known := order[kind]
+		if !ok || !known {
+			return fmt.Errorf("%s.annotations.%s: %q, want source, flake-input, drv or src", path, KindAnnotation, kind)
+		}
+		if rank < last {
+			return fmt.Errorf("%s: a %s dependency after the %s ones, want source, flake inputs, derivations, sources in that order", path, kind, dependencyKind(last))
+		}
+		last = rank
+		delete(ann, KindAnnotation)
+		d.Annotations = emptyToNil(ann)
+		switch kind {
+		case DependencySource:
+			sources++
+			if sources > 1 {
+				return fmt.Errorf("%s: a second source dependency", path)
+			}
+			b.Source = d
+		case DependencyFlakeInput:
+			b.FlakeInputs = append(b.FlakeInputs, d)
+		case DependencyDrv:
+			b.Derivations = append(b.Derivations, d)
+		case DependencySrc:
+			b.Sources = append(b.Sources, d)
+		}
+	}
+	if sources == 0 {
+		return fmt.Errorf("%s: no source dependency", bd.field("resolvedDependencies"))
+	}
+	return nil
+}
+
+func dependencyKind(rank int) string {
+	return [...]string{DependencySource, DependencyFlakeInput, DependencyDrv, DependencySrc}[rank]
+}
+
+func decodeTime(o *jsonObject, key string) (time.Time, error) {
+	s, err := o.optStr(key)
+	if err != nil || s == "" {
+		return time.Time{}, err
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil || t.UTC().Format(time.RFC3339) != s {
+		return time.Time{}, fmt.Errorf("%s: %q is not an RFC 3339 UTC time to the second (2006-01-02T15:04:05Z)", o.field(key), s)
+	}
+	return t.UTC(), nil
+}
+
+// sameJSON reports where data differs from the canonical encoding, ignoring
+// white space between tokens.
+func sameJSON(data, canon []byte) error {
+	var a, b bytes.Buffer
+	if err := json.Compact(&a, data); err != nil {
+		return fmt.Errorf("not JSON: %w", err)
+	}
+	if err := json.Compact(&b, canon); err != nil {
+		return err
+	}
+	if bytes.Equal(a.Bytes(), b.Bytes()) {
+		return nil
+	}
+	x, y := a.Bytes(), b.Bytes()
+	i := 0
+	for i < len(x) && i < len(y) && x[i] == y[i] {
+		i++
+	}
+	lo := max(0, i-40)
+	return fmt.Errorf("not in canonical form: near %q the canonical encoding has %q (lists sorted, keys in order, strings unescaped)",
+		x[lo:min(len(x), i+20)], y[lo:min(len(y), i+20)])
+}
