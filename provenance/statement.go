@@ -86,7 +86,7 @@ type BuildInfo struct {
 
 	// runDetails.metadata; zero values are left out. Times are recorded
 	// in UTC to the second.
-	InvocationID         string
+	InvocationID          string
 	StartedOn, FinishedOn time.Time
 }
 
@@ -285,7 +285,7 @@ func statementFrom(b BuildInfo) (*statementJSON, error) {
 				ResolvedDependencies: deps,
 			},
 			RunDetails: runDetailsJSON{
-				Builder: builderJSON{ID: b.BuilderID, Version: emptyToNil(b.BuilderVersion)},
+				Builder:  builderJSON{ID: b.BuilderID, Version: emptyToNil(b.BuilderVersion)},
 				Metadata: md,
 			},
 		},

@@ -403,7 +403,9 @@ func TestDecodeStatementBad(t *testing.T) {
 		})
 	}
 	depsList := func(f func([]any) []any) []byte {
-		return statementWith(t, func(m map[string]any) { at(m, bd)["resolvedDependencies"] = f(at(m, bd)["resolvedDependencies"].([]any)) })
+		return statementWith(t, func(m map[string]any) {
+			at(m, bd)["resolvedDependencies"] = f(at(m, bd)["resolvedDependencies"].([]any))
+		})
 	}
 	subjects := func(f func([]any) []any) []byte {
 		return statementWith(t, func(m map[string]any) { m["subject"] = f(m["subject"].([]any)) })
