@@ -102,7 +102,7 @@ func simRoot(line string) (*snpRoot, error) {
 	sum := sha256.Sum256(root.ARK.Raw)
 	want, err := hex.DecodeString(SimSNPRootSHA256)
 	if err != nil || !bytes.Equal(sum[:], want) {
-		return nil, fmt.Errorf("Kettle test root: the compiled-in ARK has SHA-256 %x, not the pinned %s", sum, SimSNPRootSHA256)
+		return nil, fmt.Errorf("the compiled-in Kettle test ARK has SHA-256 %x, not the pinned %s", sum, SimSNPRootSHA256)
 	}
 	return &snpRoot{ark: root.ARK, ask: root.ASK}, nil
 }
