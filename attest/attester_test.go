@@ -20,6 +20,8 @@ func TestNewAttesterPlatforms(t *testing.T) {
 		{PlatformSimTDX, "not supported in this build yet"},
 		{PlatformNone, "not attested"},
 		{Platform("sgx"), "unknown attestation platform"},
+		{Platform("snp"), "unknown attestation platform"}, // an alias ParsePlatform resolves
+		{Platform(""), "unknown attestation platform"},
 	} {
 		a, err := NewAttester(tc.p, AttesterOptions{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) || a != nil {

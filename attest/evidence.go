@@ -347,6 +347,9 @@ func describeNumber(raw json.RawMessage) string {
 	if d := describeRaw(raw); d != "a number" {
 		return d
 	}
+	if len(raw) > 24 {
+		return string(raw[:24]) + "…"
+	}
 	return string(raw)
 }
 

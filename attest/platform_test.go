@@ -1,6 +1,7 @@
 package attest
 
 import (
+	"crypto/sha256"
 	"strings"
 	"testing"
 )
@@ -45,5 +46,15 @@ func TestReportData(t *testing.T) {
 	d, n := SplitReportData(rd)
 	if d != digest || n != nonce {
 		t.Errorf("SplitReportData(ReportData(d, n)) = %x, %x", d, n)
+	}
+}
+
+func TestSessionReportData(t *testing.T) {
+	spki := []byte("a DER SubjectPublicKeyInfo")
+	nonce := [32]byte{0xee}
+	want := sha256.Sum256(append([]byte("kettle-session-v1\x00"), spki...))
+	rd := SessionReportData(spki, nonce)
+	if d, n := SplitReportData(rd); d != want || n != nonce {
+		t.Errorf("SessionReportData = %x, want %x then the nonce", rd, want)
 	}
 }
