@@ -59,7 +59,10 @@ var ansiRe = regexp.MustCompile("\x1b\\[[0-9;?]*[ -/]*[@-~]")
 // trimmed and joined with spaces. Without an "error:" line it returns the
 // last few lines.
 func nixErrorText(stderr string) string {
-	stderr = ansiRe.ReplaceAllString(stderr, "")
+	stderr = strings.TrimSpace(ansiRe.ReplaceAllString(stderr, ""))
+	if stderr == "" {
+		return ""
+	}
 	lines := strings.Split(stderr, "\n")
 	start := -1
 	for i, l := range lines {

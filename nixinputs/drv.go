@@ -112,6 +112,9 @@ func decodeDigest(algo, s string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s digest %q: %w", algo, s, err)
 	}
+	if len(b) != size {
+		return nil, fmt.Errorf("%s digest %q decodes to %d bytes, want %d", algo, s, len(b), size)
+	}
 	return b, nil
 }
 
@@ -211,6 +214,20 @@ func ParseDerivation(path string, data []byte) (d *Derivation, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("derivation %s: malformed: %w", path, err)
 	}
+	// go-nix's parser is lenient: it takes "(…)" for "[…]", missing fields
+	// and stray quotes. Nix writes every .drv in one canonical form, so
+	// require the bytes to be exactly what go-nix's encoder writes back for
+	// what was parsed. (A builder or system containing a quote, backslash
+	// or control character would fail this, as go-nix does not unescape
+	// them; Nix-built derivations have none.)
+	var canon bytes.Buffer
+	canon.Grow(len(data))
+	if err := drv.WriteDerivation(&canon); err != nil {
+		return nil, fmt.Errorf("derivation %s: malformed: %w", path, err)
+	}
+	if !bytes.Equal(canon.Bytes(), data) {
+		return nil, fmt.Errorf("derivation %s: malformed: not in canonical ATerm form (first difference at byte %d)", path, firstDiff(canon.Bytes(), data))
+	}
 	d = &Derivation{
 		Path:        path,
 		ATermSHA256: sha256.Sum256(data),
@@ -219,28 +236,102 @@ func ParseDerivation(path string, data []byte) (d *Derivation, err error) {
 		InputDrvs:   drv.InputDerivations,
 		InputSrcs:   drv.InputSources,
 		Builder:     drv.Builder,
-		Args:        drv.Arguments,
+		Args:        make([]string, len(drv.Arguments)),
 		System:      drv.Platform,
 		Env:         drv.Env,
+	}
+	// go-nix keeps arguments as written, escapes and all; decode them as
+	// Nix does.
+	for i, a := range drv.Arguments {
+		d.Args[i] = atermUnescape(a)
 	}
 	if d.InputDrvs == nil {
 		d.InputDrvs = map[string][]string{}
 	}
+	// go-nix takes output names, hash algorithms and hashes verbatim; check
+	// them, so that nothing unexpected reaches a manifest line.
 	for on, o := range drv.Outputs {
-		if o.HashAlgorithm != "" && o.Hash != "" && o.Hash != "impure" {
+		if !isOutputName(on) {
+			return nil, fmt.Errorf("derivation %s: invalid output name %q", path, on)
+		}
+		if o.HashAlgorithm != "" {
 			_, algo := splitHashAlgo(o.HashAlgorithm)
-			if _, err := decodeDigest(algo, o.Hash); err != nil {
-				return nil, fmt.Errorf("derivation %s: output %q: %w", path, on, err)
+			if hashSize(algo) == 0 {
+				return nil, fmt.Errorf("derivation %s: output %q: unknown hash algorithm %q", path, on, o.HashAlgorithm)
 			}
+			if o.Hash != "" && o.Hash != "impure" {
+				if _, err := decodeDigest(algo, o.Hash); err != nil {
+					return nil, fmt.Errorf("derivation %s: output %q: %w", path, on, err)
+				}
+			}
+		} else if o.Hash != "" {
+			return nil, fmt.Errorf("derivation %s: output %q has a hash but no hash algorithm", path, on)
 		}
 		d.Outputs[on] = Output{Path: o.Path, HashAlgo: o.HashAlgorithm, Hash: o.Hash}
 	}
-	for in := range d.InputDrvs {
+	for in, outs := range d.InputDrvs {
 		if !strings.HasSuffix(in, ".drv") {
 			return nil, fmt.Errorf("derivation %s: input derivation %q does not end in .drv", path, in)
 		}
+		for _, o := range outs {
+			if !isOutputName(o) {
+				return nil, fmt.Errorf("derivation %s: input derivation %s: invalid output name %q", path, in, o)
+			}
+		}
 	}
 	return d, nil
+}
+
+// isOutputName reports whether s is a valid derivation output name (the
+// characters Nix allows in store path names).
+func isOutputName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("+-._?=", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// atermUnescape decodes the escapes Nix writes in ATerm strings: \n, \r,
+// \t, and a backslash before any other character stands for that character.
+func atermUnescape(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '\\' && i+1 < len(s) {
+			i++
+			switch c = s[i]; c {
+			case 'n':
+				c = '\n'
+			case 'r':
+				c = '\r'
+			case 't':
+				c = '\t'
+			}
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// firstDiff returns the index of the first byte where a and b differ.
+func firstDiff(a, b []byte) int {
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return n
 }
 
 // drvName checks that path looks like /<store>/<32 nix32 chars>-<name>.drv

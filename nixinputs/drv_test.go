@@ -16,6 +16,7 @@ func TestParseDerivation(t *testing.T) {
 	dep := fakeStorePath("s", "dep.drv")
 	d := simpleDrv("s", "hello-2.12", dep)
 	d.env = map[string]string{"weird": "a \"quoted\"\nline\twith\\escapes"}
+	d.args = []string{"-c", "echo \"$out\"\nexit 0\t# back\\slash"}
 	path := fakeStorePath("s", "hello-2.12.drv")
 	data := []byte(d.aterm())
 
@@ -75,6 +76,14 @@ func TestParseDerivationBad(t *testing.T) {
 		{"fod with bad hash", goodPath, fod("sha256", "xyz"), "sha256 digest"},
 		{"fod with unknown algo", goodPath, fod("r:sha3", "00"), "unknown hash algorithm"},
 		{"fod with non-hex", goodPath, fod("sha256", strings.Repeat("g", 64)), "sha256 digest"},
+		{"parentheses for lists", goodPath, "Derive([(\"out\",\"\",\"\"\"\")],(),(),\"0\",\"0\",(),[(\"name\")])", "malformed"},
+		{"missing env value", goodPath, strings.Replace(good, `("name","x")`, `("name")`, 1), "canonical"},
+		{"space after comma", goodPath, strings.Replace(good, `],[`, `], [`, 1), "malformed"},
+		{"needless escape", goodPath, strings.Replace(good, `("name","x")`, `("name","\x")`, 1), "canonical"},
+		{"bad output name", goodPath, strings.Replace(good, `[("out",`, `[("o/ut",`, 1), "invalid output name"},
+		{"unpadded base64 hash", goodPath, fod("r:sha256", strings.Repeat("0", 44)), "decodes to 33 bytes"},
+		{"hash without algo", goodPath, fod("", strings.Repeat("ab", 32)), "no hash algorithm"},
+		{"floating with unknown algo", goodPath, fod("r:sha3", ""), "unknown hash algorithm"},
 		{"relative path", "x.drv", good, "not absolute"},
 		{"not .drv", "/nix/store/" + strings.Repeat("a", 32) + "-x", good, "want a store path"},
 		{"short hash", "/nix/store/abc-x.drv", good, "want a store path"},

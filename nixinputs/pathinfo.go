@@ -91,7 +91,7 @@ func decodePathInfo(data []byte, storeDir string) (map[string]PathInfo, []string
 		if strings.HasPrefix(p, "/") {
 			return p, nil
 		}
-		if storeDir == "" || strings.Contains(p, "/") {
+		if !strings.HasPrefix(storeDir, "/") || strings.Contains(p, "/") {
 			return "", fmt.Errorf("store path %q is not absolute", p)
 		}
 		return path.Join(storeDir, p), nil
