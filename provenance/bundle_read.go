@@ -1,0 +1,424 @@
+package provenance
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+)
+
+// Bundle is an opened bundle: the three JSON files in memory and the list
+// of artifacts, which OpenArtifact streams.
+type Bundle struct {
+	Path       string
+	Provenance []byte
+	Evidence   []byte
+	Manifest   []byte
+	Artifacts  []Artifact // sorted by Name
+
+	isTar   bool
+	entries map[string]tarEntry // by Artifact.File, for a tar bundle
+}
+
+// Artifact is one NAR export in a bundle.
+type Artifact struct {
+	Name        string // the base name, without .nar.xz or .nar.zst
+	File        string // the path inside the bundle, "artifacts/<name>.nar.xz"
+	Compression Compression
+}
+
+// tarEntry locates an artifact's data in a tar bundle.
+type tarEntry struct {
+	offset, size int64
+}
+
+// maxZstdWindow bounds the memory a zstd artifact may make the reader
+// allocate; Kettle's writer uses far smaller windows.
+const maxZstdWindow = 128 << 20
+
+// OpenBundle opens a bundle directory or .tar archive and reads its JSON
+// files. It is strict about layout: a missing or unknown file, a duplicate
+// tar entry, a path that escapes the bundle, a symlink or other non-regular
+// entry, a JSON file larger than MaxJSONFileSize or with data after its
+// JSON object, and data after the end of the tar archive are errors that
+// name the file. What the JSON files say is left to DecodeStatement,
+// DecodeManifest and the evidence decoder.
+func OpenBundle(p string) (*Bundle, error) {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", p, err)
+	}
+	var b *Bundle
+	switch {
+	case fi.IsDir():
+		b, err = openDir(p)
+	case fi.Mode().IsRegular():
+		b, err = openTar(p)
+	default:
+		err = errors.New("neither a directory nor a regular file")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", p, err)
+	}
+	for _, name := range jsonFiles() {
+		if err := checkJSON(*b.jsonField(name)); err != nil {
+			return nil, fmt.Errorf("bundle %s: %s: %w", p, name, err)
+		}
+	}
+	return b, nil
+}
+
+func (b *Bundle) jsonField(name string) *[]byte {
+	switch name {
+	case FileProvenance:
+		return &b.Provenance
+	case FileEvidence:
+		return &b.Evidence
+	case FileManifest:
+		return &b.Manifest
+	}
+	return nil
+}
+
+// checkComplete reports missing JSON files and sorts the artifacts.
+func (b *Bundle) checkComplete(seen map[string]bool) error {
+	var missing []string
+	for _, name := range jsonFiles() {
+		if !seen[name] {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("missing %s", strings.Join(missing, ", "))
+	}
+	sort.Slice(b.Artifacts, func(i, j int) bool { return b.Artifacts[i].Name < b.Artifacts[j].Name })
+	for i := 1; i < len(b.Artifacts); i++ {
+		if b.Artifacts[i].Name == b.Artifacts[i-1].Name {
+			return fmt.Errorf("%s and %s: two artifacts named %s", b.Artifacts[i-1].File, b.Artifacts[i].File, b.Artifacts[i].Name)
+		}
+	}
+	return nil
+}
+
+// parseArtifactFile splits "<name>.nar.xz" or "<name>.nar.zst".
+func parseArtifactFile(base string) (Artifact, bool) {
+	for _, c := range []Compression{CompressionXZ, CompressionZstd} {
+		if name, ok := strings.CutSuffix(base, c.Suffix()); ok && validArtifactName(name) {
+			return Artifact{Name: name, File: DirArtifacts + "/" + base, Compression: c}, true
+		}
+	}
+	return Artifact{}, false
+}
+
+func openDir(dir string) (*Bundle, error) {
+	b := &Bundle{Path: dir}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, e := range entries {
+		name := e.Name()
+		switch {
+		case isJSONFile(name):
+			if !e.Type().IsRegular() {
+				return nil, fmt.Errorf("%s: not a regular file (%s)", name, e.Type())
+			}
+			data, err := readJSONFile(filepath.Join(dir, name))
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+			*b.jsonField(name) = data
+			seen[name] = true
+		case name == DirArtifacts:
+			if !e.IsDir() || e.Type()&os.ModeSymlink != 0 {
+				return nil, fmt.Errorf("%s: not a directory", name)
+			}
+			if err := b.readArtifactsDir(filepath.Join(dir, name)); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, fmt.Errorf("%s: unknown file (a bundle holds %s, %s, %s and %s/)", name, FileProvenance, FileEvidence, FileManifest, DirArtifacts)
+		}
+	}
+	if err := b.checkComplete(seen); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func (b *Bundle) readArtifactsDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	if len(entries) > MaxArtifacts {
+		return fmt.Errorf("%s: more than %d artifacts", DirArtifacts, MaxArtifacts)
+	}
+	for _, e := range entries {
+		file := DirArtifacts + "/" + e.Name()
+		a, ok := parseArtifactFile(e.Name())
+		if !ok {
+			return fmt.Errorf("%s: unknown file (artifacts are <name>.nar.xz or <name>.nar.zst)", file)
+		}
+		if !e.Type().IsRegular() {
+			return fmt.Errorf("%s: not a regular file (%s)", file, e.Type())
+		}
+		b.Artifacts = append(b.Artifacts, a)
+	}
+	return nil
+}
+
+// readJSONFile reads a regular file of at most MaxJSONFileSize bytes.
+func readJSONFile(p string) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
+	}
+	return readLimited(f)
+}
+
+func readLimited(r io.Reader) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxJSONFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxJSONFileSize {
+		return nil, fmt.Errorf("larger than the limit of %d bytes", MaxJSONFileSize)
+	}
+	return data, nil
+}
+
+// openTar reads a tar bundle. It records where each artifact's data lies so
+// that OpenArtifact can stream it without reading the archive again.
+func openTar(p string) (*Bundle, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	size := fi.Size()
+	b := &Bundle{Path: p, isTar: true, entries: map[string]tarEntry{}}
+	seen := map[string]bool{}
+	tr := tar.NewReader(f)
+	var end int64 // the end of the last entry's data, padding included
+	for n := 0; ; n++ {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("not a valid tar archive after entry %d: %w", n, err)
+		}
+		if n >= MaxArtifacts+8 {
+			return nil, fmt.Errorf("more than %d entries", MaxArtifacts+8)
+		}
+		offset, err := f.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return nil, err
+		}
+		name, err := tarEntryName(hdr)
+		if err != nil {
+			return nil, err
+		}
+		if hdr.Typeflag == tar.TypeDir {
+			if hdr.Size != 0 {
+				return nil, fmt.Errorf("%s: directory entry with data", name)
+			}
+			end = offset
+			continue
+		}
+		if hdr.Size < 0 || hdr.Size > size-offset {
+			return nil, fmt.Errorf("%s: entry of %d bytes runs past the end of the archive (truncated?)", name, hdr.Size)
+		}
+		end = offset + (hdr.Size+511)&^511
+		if seen[name] {
+			return nil, fmt.Errorf("%s: duplicate entry", name)
+		}
+		seen[name] = true
+		switch {
+		case isJSONFile(name):
+			if hdr.Size > MaxJSONFileSize {
+				return nil, fmt.Errorf("%s: %d bytes, larger than the limit of %d", name, hdr.Size, MaxJSONFileSize)
+			}
+			data, err := readLimited(tr)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+			*b.jsonField(name) = data
+		case strings.HasPrefix(name, DirArtifacts+"/"):
+			a, ok := parseArtifactFile(strings.TrimPrefix(name, DirArtifacts+"/"))
+			if !ok {
+				return nil, fmt.Errorf("%s: unknown file (artifacts are <name>.nar.xz or <name>.nar.zst)", name)
+			}
+			if len(b.Artifacts) >= MaxArtifacts {
+				return nil, fmt.Errorf("more than %d artifacts", MaxArtifacts)
+			}
+			b.Artifacts = append(b.Artifacts, a)
+			b.entries[a.File] = tarEntry{offset: offset, size: hdr.Size}
+		default:
+			return nil, fmt.Errorf("%s: unknown file (a bundle holds %s, %s, %s and %s/)", name, FileProvenance, FileEvidence, FileManifest, DirArtifacts)
+		}
+	}
+	if err := checkTarEnd(f, end, size); err != nil {
+		return nil, err
+	}
+	if err := b.checkComplete(seen); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// tarEntryName validates an entry and returns its name relative to the
+// bundle, without a leading "./". Directories are allowed only for the
+// bundle itself and artifacts/.
+func tarEntryName(hdr *tar.Header) (string, error) {
+	raw := hdr.Name
+	name := strings.TrimPrefix(raw, "./")
+	if hdr.Typeflag == tar.TypeDir {
+		name = strings.TrimSuffix(name, "/")
+	}
+	if name == "" && hdr.Typeflag == tar.TypeDir {
+		name = "."
+	}
+	if strings.HasPrefix(name, "/") || name == ".." || strings.HasPrefix(name, "../") ||
+		strings.Contains(name, "/../") || strings.HasSuffix(name, "/..") || strings.Contains(name, "\\") {
+		return "", fmt.Errorf("entry %q: path escapes the bundle", raw)
+	}
+	if name == "" || path.Clean(name) != name {
+		return "", fmt.Errorf("entry %q: not a clean relative path", raw)
+	}
+	switch hdr.Typeflag {
+	case tar.TypeReg:
+	case tar.TypeDir:
+		if name != "." && name != DirArtifacts {
+			return "", fmt.Errorf("entry %q: unknown directory", raw)
+		}
+		return name, nil
+	default:
+		return "", fmt.Errorf("entry %q: not a regular file (tar type %q)", raw, hdr.Typeflag)
+	}
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return "", fmt.Errorf("entry %q: sparse files are not allowed", raw)
+		}
+	}
+	return name, nil
+}
+
+// checkTarEnd insists that the archive ends with the end-of-archive marker
+// (two zero blocks) right after the last entry, followed by nothing but the
+// zero padding tar writers add up to a record size.
+func checkTarEnd(f *os.File, end, size int64) error {
+	if size-end < 1024 {
+		return errors.New("no end-of-archive marker after the last entry (truncated?)")
+	}
+	r := bufio.NewReader(io.NewSectionReader(f, end, size-end))
+	var buf [32 << 10]byte
+	pos := end
+	for {
+		n, err := r.Read(buf[:])
+		if i := bytes.IndexFunc(buf[:n], func(r rune) bool { return r != 0 }); i >= 0 {
+			return fmt.Errorf("trailing data at byte %d after the end of the archive", pos+int64(i))
+		}
+		pos += int64(n)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// OpenArtifact returns the decompressed NAR of an artifact of the bundle.
+// The caller must close it. Reading reports an error if the compressed
+// stream is corrupt or followed by other data.
+func (b *Bundle) OpenArtifact(a Artifact) (io.ReadCloser, error) {
+	var known bool
+	for _, x := range b.Artifacts {
+		if x == a {
+			known = true
+			break
+		}
+	}
+	if !known {
+		return nil, fmt.Errorf("bundle %s: no artifact %s", b.Path, a.File)
+	}
+	var (
+		f   *os.File
+		src io.Reader
+		err error
+	)
+	if b.isTar {
+		e := b.entries[a.File]
+		if f, err = os.Open(b.Path); err != nil {
+			return nil, fmt.Errorf("bundle %s: %w", b.Path, err)
+		}
+		src = io.NewSectionReader(f, e.offset, e.size)
+	} else {
+		if f, err = os.Open(filepath.Join(b.Path, filepath.FromSlash(a.File))); err != nil {
+			return nil, fmt.Errorf("bundle %s: %w", b.Path, err)
+		}
+		if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+			f.Close()
+			return nil, fmt.Errorf("bundle %s: %s: not a regular file", b.Path, a.File)
+		}
+		src = f
+	}
+	rc, err := decompress(bufio.NewReaderSize(src, 1<<20), a.Compression, f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("bundle %s: %s: %w", b.Path, a.File, err)
+	}
+	return rc, nil
+}
+
+// decompress returns a reader of the decompressed stream that closes the
+// decoder and then c.
+func decompress(r io.Reader, comp Compression, c io.Closer) (io.ReadCloser, error) {
+	switch comp {
+	case CompressionXZ:
+		zr, err := xz.ReaderConfig{SingleStream: true}.NewReader(r)
+		if err != nil {
+			return nil, fmt.Errorf("not an xz stream: %w", err)
+		}
+		return &readCloser{Reader: zr, close: c.Close}, nil
+	case CompressionZstd:
+		zr, err := zstd.NewReader(r, zstd.WithDecoderMaxWindow(maxZstdWindow), zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			return nil, fmt.Errorf("not a zstd stream: %w", err)
+		}
+		return &readCloser{Reader: zr, close: func() error { zr.Close(); return c.Close() }}, nil
+	}
+	return nil, fmt.Errorf("unknown compression %q", comp)
+}
+
+type readCloser struct {
+	io.Reader
+	close func() error
+}
+
+func (r *readCloser) Close() error { return r.close() }
