@@ -170,38 +170,53 @@ func Build(ctx context.Context, opts BuildOptions) (*BuildResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	srcs := closure.InputSrcs()
-	logf("walked %d derivations, %d sources", len(closure.Derivations), len(srcs))
+	logf("walked %d derivations", len(closure.Derivations))
 	stage("walk", t)
 
-	// 4. Hash outputs and sources ourselves, and cross-check with the Nix database.
+	// 4. Hash outputs and sources ourselves, and cross-check with the Nix
+	// database. The sources a build sees are the inputSrcs and everything
+	// they reference (a builtins.toFile text may name other store paths), so
+	// the references are followed through the database while the direct
+	// ones are being hashed.
 	t = time.Now()
-	toHash := make([]string, 0, len(outs)+len(srcs))
+	direct := closure.InputSrcs()
+	toHash := make([]string, 0, len(outs)+len(direct))
 	for _, o := range outs {
 		toHash = append(toHash, o.path)
 	}
-	toHash = append(toHash, srcs...)
-	type infoResult struct {
-		infos map[string]nixinputs.PathInfo
-		err   error
+	toHash = append(toHash, direct...)
+	type hashResult struct {
+		hashes map[string]nixinputs.NarHash
+		err    error
 	}
-	infoCh := make(chan infoResult, 1)
+	hashCh := make(chan hashResult, 1)
 	go func() {
-		infos, err := opts.Nix.PathInfo(ctx, toHash...)
-		infoCh <- infoResult{infos, err}
+		h, err := nixinputs.HashPaths(ctx, toHash, workers)
+		hashCh <- hashResult{h, err}
 	}()
-	hashes, err := nixinputs.HashPaths(ctx, toHash, workers)
-	ir := <-infoCh
+	infos, srcs, err := sourceClosure(ctx, opts.Nix, toHash[:len(outs)], direct)
+	hr := <-hashCh
 	if err != nil {
 		return nil, err
 	}
-	if ir.err != nil {
-		return nil, ir.err
+	if hr.err != nil {
+		return nil, hr.err
 	}
-	if err := crossCheck(toHash, hashes, ir.infos); err != nil {
+	hashes := hr.hashes
+	if extra := missingFrom(hashes, srcs); len(extra) > 0 {
+		more, err := nixinputs.HashPaths(ctx, extra, workers)
+		if err != nil {
+			return nil, err
+		}
+		for p, h := range more {
+			hashes[p] = h
+		}
+		toHash = append(toHash, extra...)
+	}
+	if err := crossCheck(toHash, hashes, infos); err != nil {
 		return nil, err
 	}
-	logf("hashed %d store paths (NAR SHA-256, cross-checked with the Nix database)", len(toHash))
+	logf("hashed %d outputs and %d sources (NAR SHA-256, cross-checked with the Nix database)", len(outs), len(srcs))
 	stage("hash", t)
 
 	// 5. The input manifest.
@@ -234,9 +249,13 @@ func Build(ctx context.Context, opts BuildOptions) (*BuildResult, error) {
 	}
 
 	leaves := provenance.SourceLeaves(md.LockedURL, md.Rev, sourceNar)
+	attr := ref.Attr
+	if attr == "" {
+		attr = "default" // what nix builds for a ref without "#…"
+	}
 	info := provenance.BuildInfo{
 		FlakeRef:  opts.FlakeRef,
-		Attribute: ref.Attr,
+		Attribute: attr,
 		System:    closureSystem(closure, roots),
 		Source: provenance.Dependency{
 			Name:        "source",
@@ -387,6 +406,63 @@ func writeBundle(w *provenance.BundleWriter, prov, ev, man []byte, outputs []str
 		}
 	}
 	return w.Commit()
+}
+
+// sourceClosure queries the Nix database for the outputs and the direct
+// sources, then follows the sources' references until none is new. It
+// returns every path's info and the sorted closure of the sources.
+func sourceClosure(ctx context.Context, nix *nixinputs.Driver, outputs, direct []string) (map[string]nixinputs.PathInfo, []string, error) {
+	infos, err := nix.PathInfo(ctx, append(append([]string(nil), outputs...), direct...)...)
+	if err != nil {
+		return nil, nil, err
+	}
+	seen := make(map[string]bool, len(direct))
+	for _, p := range direct {
+		seen[p] = true
+	}
+	frontier := direct
+	for len(frontier) > 0 {
+		var next []string
+		for _, p := range frontier {
+			info, ok := infos[p]
+			if !ok {
+				return nil, nil, fmt.Errorf("store path %s is not valid in the Nix database", p)
+			}
+			for _, r := range info.References {
+				if !seen[r] {
+					seen[r] = true
+					next = append(next, r)
+				}
+			}
+		}
+		if len(next) == 0 {
+			break
+		}
+		more, err := nix.PathInfo(ctx, next...)
+		if err != nil {
+			return nil, nil, err
+		}
+		for p, i := range more {
+			infos[p] = i
+		}
+		frontier = next
+	}
+	srcs := make([]string, 0, len(seen))
+	for p := range seen {
+		srcs = append(srcs, p)
+	}
+	sort.Strings(srcs)
+	return infos, srcs, nil
+}
+
+func missingFrom(have map[string]nixinputs.NarHash, paths []string) []string {
+	var missing []string
+	for _, p := range paths {
+		if _, ok := have[p]; !ok {
+			missing = append(missing, p)
+		}
+	}
+	return missing
 }
 
 // crossCheck compares Kettle's own NAR hashes with the Nix database's.
