@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kettle-build/kettle/provenance"
 )
 
 // SEV-SNP ATTESTATION_REPORT offsets (AMD SEV-SNP ABI, table "ATTESTATION_REPORT").
@@ -71,6 +73,43 @@ func TestTamperMatrix(t *testing.T) {
 		{"provenance byte", flip("provenance.json", func(d []byte) int { return bytes.Index(d, []byte(`"subject"`)) + 3 }), nil, "binding", "report_data[0:32]"},
 		{"provenance digest of a subject", replaceIn("provenance.json", `"sha256": "`, `"sha256": "0`), nil, "binding", "report_data[0:32]"},
 		{"manifest leaf", replaceIn("manifest.json", `"drv:/nix/store/`, `"drv:/nix/store/0`), nil, "manifest", "manifest.json"},
+		{"manifest leaf digest", func(t *testing.T, b string) {
+			// A well-formed leaf with another digest: the root no longer matches.
+			p := filepath.Join(b, "manifest.json")
+			data, _ := os.ReadFile(p)
+			i := bytes.Index(data, []byte(`"src:/nix/store/`))
+			j := i + bytes.IndexByte(data[i+1:], '"') // the closing quote
+			c := data[j-1]
+			data[j-1] = "01"[bytesIndex("01", c)^1]
+			os.WriteFile(p, data, 0o644)
+		}, nil, "manifest", "not the root"},
+		{"manifest re-rooted with a forged leaf", func(t *testing.T, b string) {
+			// An attacker who rewrites the manifest consistently (valid root
+			// over the forged leaves) still fails: the provenance names the root.
+			p := filepath.Join(b, "manifest.json")
+			data, _ := os.ReadFile(p)
+			m, err := provenance.DecodeManifest(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var leaves []provenance.Leaf
+			for _, s := range m.Leaves {
+				l, err := provenance.ParseLeaf(s)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if l.Kind == provenance.KindSrc {
+					l.Value = strings.Repeat("0", 64)
+				}
+				leaves = append(leaves, l)
+			}
+			forged, err := provenance.NewManifest(leaves)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, _ := forged.Marshal()
+			os.WriteFile(p, out, 0o644)
+		}, nil, "manifest", "differs from the root in provenance.json"},
 		{"manifest root", flip("manifest.json", func(d []byte) int { return bytes.Index(d, []byte(`"root": "`)) + 10 }), nil, "manifest", "manifest.json"},
 		{"report measurement", reportByte(offMeasurement), nil, "chain", ""},
 		{"report report_data", reportByte(offReportData), nil, "chain", ""},
@@ -131,10 +170,51 @@ func TestTamperMatrix(t *testing.T) {
 	}
 }
 
+func bytesIndex(s string, c byte) int {
+	if i := strings.IndexByte(s, c); i >= 0 {
+		return i
+	}
+	return 0
+}
+
 func keys(m map[string][]byte) []string {
 	var ks []string
 	for k := range m {
 		ks = append(ks, k)
 	}
 	return ks
+}
+
+// TestTarBundle: the same files in one .tar verify alike, and a tar with
+// trailing garbage or cut short is refused at the bundle step.
+func TestTarBundle(t *testing.T) {
+	requireNix(t)
+	dir := t.TempDir()
+	tarPath := filepath.Join(dir, "hello.tar")
+	r := kettle(t, "build", "--attest", "sim-snp", "--artifacts", "xz", "--sim-measurement", testMeasurement,
+		"-o", tarPath, "path:"+filepath.Join(e2e.repo, "examples", "hello"))
+	if r.code != 0 {
+		t.Fatalf("build .tar: exit %d\n%s", r.code, r.stderr)
+	}
+	rep, vr := verifyJSON(t, "--allow-simulated", "--measurement", testMeasurement, tarPath)
+	if vr.code != 0 || !rep.OK {
+		t.Fatalf("verify .tar: %s", rep)
+	}
+	data, err := os.ReadFile(tarPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, bad := range map[string][]byte{
+		"trailing garbage": append(append([]byte(nil), data...), []byte("garbage after the end of the archive")...),
+		"truncated":        data[:len(data)/2],
+	} {
+		p := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".tar")
+		if err := os.WriteFile(p, bad, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		rep, vr := verifyJSON(t, "--allow-simulated", p)
+		if vr.code == 0 || rep.Failed != "bundle" {
+			t.Errorf("%s tar: exit %d, failed at %q, want bundle:\n%s", name, vr.code, rep.Failed, rep)
+		}
+	}
 }
