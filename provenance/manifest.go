@@ -73,24 +73,34 @@ func NewManifest(leaves []Leaf) (*Manifest, error) {
 	if len(out) > MaxManifestLeaves {
 		return nil, fmt.Errorf("manifest: %d leaves, more than the limit of %d", len(out), MaxManifestLeaves)
 	}
-	if err := checkConflicts(out); err != nil {
+	if err := checkLeafList(out); err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
 	}
 	return &Manifest{Version: ManifestVersion, Leaves: out, Root: rootOf(out)}, nil
 }
 
-// checkConflicts refuses two sorted, distinct leaves with the same kind and
-// name. A fod leaf is exempt: many fixed-output derivations share a name
-// (fetchers call theirs "source") and the hash tells them apart.
-func checkConflicts(sorted []string) error {
+// checkLeafList checks that every leaf is valid, that the leaves are in
+// strictly increasing bytewise order, and that no two distinct leaves give
+// different values for the same kind and name. A fod leaf is exempt from
+// the last rule: many fixed-output derivations share a name (fetchers call
+// theirs "source") and the hash tells them apart.
+func checkLeafList(leaves []string) error {
 	var prev Leaf
-	for i, s := range sorted {
+	for i, s := range leaves {
 		l, err := ParseLeaf(s)
 		if err != nil {
-			return err
+			return fmt.Errorf("leaves[%d]: %w", i, err)
 		}
-		if i > 0 && l.Kind != KindFOD && l.Kind == prev.Kind && l.Name == prev.Name {
-			return fmt.Errorf("conflicting leaves %s and %s: one %s with two values", quoteLeaf(prev.String()), quoteLeaf(s), l.Kind)
+		if i > 0 {
+			p := leaves[i-1]
+			switch {
+			case s == p:
+				return fmt.Errorf("leaves[%d]: duplicate of leaves[%d] %s", i, i-1, quoteLeaf(s))
+			case s < p:
+				return fmt.Errorf("leaves[%d]: %s sorts before leaves[%d] %s, want bytewise order", i, quoteLeaf(s), i-1, quoteLeaf(p))
+			case l.Kind != KindFOD && l.Kind == prev.Kind && l.Name == prev.Name:
+				return fmt.Errorf("leaves[%d]: conflicting leaves %s and %s: one %s with two values", i, quoteLeaf(p), quoteLeaf(s), l.Kind)
+			}
 		}
 		prev = l
 	}
@@ -217,21 +227,8 @@ func decodeManifest(data []byte) (*Manifest, error) {
 // checkLeaves checks the order, syntax and consistency of the leaves and the
 // root, naming manifest.json's fields in its errors.
 func (m *Manifest) checkLeaves() error {
-	for i, s := range m.Leaves {
-		if _, err := ParseLeaf(s); err != nil {
-			return fmt.Errorf("leaves[%d]: %w", i, err)
-		}
-		if i > 0 {
-			switch prev := m.Leaves[i-1]; {
-			case s == prev:
-				return fmt.Errorf("leaves[%d]: duplicate of leaves[%d] %s", i, i-1, quoteLeaf(s))
-			case s < prev:
-				return fmt.Errorf("leaves[%d]: %s sorts before leaves[%d] %s, want bytewise order", i, quoteLeaf(s), i-1, quoteLeaf(prev))
-			}
-		}
-	}
-	if err := checkConflicts(m.Leaves); err != nil {
-		return fmt.Errorf("leaves: %w", err)
+	if err := checkLeafList(m.Leaves); err != nil {
+		return err
 	}
 	if got := rootOf(m.Leaves); got != m.Root {
 		return fmt.Errorf("root: %x is not the root of the leaves, which is %x", m.Root, got)

@@ -341,7 +341,7 @@ func TestDecodeManifestBad(t *testing.T) {
 		{"leaves unsorted", manifestWith(t, "leaves", mustJSON(t, swapped)), "leaves[1]: " + quoteLeaf(swapped[1]) + " sorts before leaves[0]"},
 		{"leaves duplicated", strings.Replace(manifestWith(t, "leaves", mustJSON(t, dup)), fmt.Sprintf(`"leafCount":%d`, len(leaves)), fmt.Sprintf(`"leafCount":%d`, len(dup)), 1), fmt.Sprintf("leaves[%d]: duplicate of leaves[%d]", len(leaves), len(leaves)-1)},
 		{"invalid leaf", manifestWith(t, "leaves", strings.Replace(mustJSON(t, leaves), "drv:", "derivation:", 1)), `kind "derivation"`},
-		{"conflicting leaves", fmt.Sprintf(`{"version":1,"hashAlgorithm":"sha256","tree":"rfc9162","leafCount":2,"root":"%x","leaves":%s}`, conflictRoot, mustJSON(t, conflict)), "leaves: conflicting leaves"},
+		{"conflicting leaves", fmt.Sprintf(`{"version":1,"hashAlgorithm":"sha256","tree":"rfc9162","leafCount":2,"root":"%x","leaves":%s}`, conflictRoot, mustJSON(t, conflict)), "leaves[1]: conflicting leaves"},
 		{"deeply nested", "{\"version\":" + strings.Repeat("[", 100) + strings.Repeat("]", 100) + "}", "nested deeper"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -569,3 +569,37 @@ func BenchmarkEncodeStatement(b *testing.B) {
 		}
 	}
 }
+
+// TestValidateInToto checks the in-toto validation step on its own, with
+// documents that only the in-toto library's checks are asked to judge.
+func TestValidateInToto(t *testing.T) {
+	if err := validateInToto(encodeTest(t, testBuildInfo())); err != nil {
+		t.Fatalf("good statement: %v", err)
+	}
+	const (
+		bd = "predicate.buildDefinition"
+		rd = "predicate.runDetails"
+	)
+	for _, tc := range []struct {
+		name    string
+		doc     []byte
+		wantErr string
+	}{
+		{"no predicate", statementWith(t, func(m map[string]any) { delete(m, "predicate") }), "predicate object required"},
+		{"predicate null", statementWith(t, func(m map[string]any) { m["predicate"] = nil }), "predicate does not parse"},
+		{"unknown predicate field", statementWith(t, func(m map[string]any) { at(m, bd)["buildTypo"] = "x" }), "predicate does not parse"},
+		{"no builder id", statementWith(t, func(m map[string]any) { delete(at(m, rd+".builder"), "id") }), "runDetails.builder"},
+		{"no build type", statementWith(t, func(m map[string]any) { at(m, bd)["buildType"] = "" }), "buildType required"},
+		{"no external parameters", statementWith(t, func(m map[string]any) { at(m, bd)["externalParameters"] = map[string]any{} }), "externalParameters required"},
+		{"bad dependency digest", statementWith(t, func(m map[string]any) { at(m, bd+".resolvedDependencies[1].digest")["sha256"] = "xyz" }), "not valid hex"},
+		{"short subject digest", statementWith(t, func(m map[string]any) { at(m, "subject[0].digest")["sha256"] = "abcd" }), "incorrect length"},
+		{"no subjects", statementWith(t, func(m map[string]any) { m["subject"] = []any{} }), "at least one subject"},
+		{"bad time", statementWith(t, func(m map[string]any) { at(m, rd+".metadata")["startedOn"] = "noon" }), "predicate does not parse"},
+		{"wrong predicate type", statementWith(t, func(m map[string]any) { m["predicateType"] = "x" }), "predicateType"},
+		{"wrong statement type", statementWith(t, func(m map[string]any) { m["_type"] = "x" }), "wrong statement type"},
+	} {
+		if err := validateInToto(tc.doc); err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+			t.Errorf("%s: validateInToto = %v, want an error mentioning %q", tc.name, err, tc.wantErr)
+		}
+	}
+}
