@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -185,9 +184,9 @@ func jsonStrings(v any) string {
 
 // ReadDerivation reads and parses the .drv file at path.
 func ReadDerivation(path string) (*Derivation, error) {
-	data, err := os.ReadFile(path)
+	data, err := readSmallFile(path, nil)
 	if err != nil {
-		return nil, fmt.Errorf("reading derivation: %w", err)
+		return nil, fmt.Errorf("reading derivation %s: %w", path, err)
 	}
 	return ParseDerivation(path, data)
 }

@@ -246,6 +246,18 @@ func TestHashPathErrors(t *testing.T) {
 	if _, err := HashPath(filepath.Join(dir, "missing")); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "missing") {
 		t.Errorf("missing path: error %v", err)
 	}
+	if _, err := HashPath(""); err == nil {
+		t.Error("HashPath(\"\") succeeded")
+	}
+	// A trailing slash does not make HashPath follow a symlink.
+	tree := makeTree(t)
+	viaSlash, err := HashPath(filepath.Join(tree, "link") + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain, _ := HashPath(filepath.Join(tree, "link")); viaSlash != plain {
+		t.Error("HashPath(link/) differs from HashPath(link)")
+	}
 	fifo := filepath.Join(dir, "sub", "fifo")
 	if err := os.Mkdir(filepath.Dir(fifo), 0o755); err != nil {
 		t.Fatal(err)
@@ -253,7 +265,7 @@ func TestHashPathErrors(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
 		t.Skipf("mkfifo: %v", err)
 	}
-	_, err := HashPath(dir)
+	_, err = HashPath(dir)
 	if err == nil || !strings.Contains(err.Error(), fifo) || !strings.Contains(err.Error(), "cannot archive") {
 		t.Errorf("fifo: error %v, want it to name %s", err, fifo)
 	}
@@ -261,7 +273,7 @@ func TestHashPathErrors(t *testing.T) {
 		t.Errorf("WriteNAR fifo: error %v", err)
 	}
 	// A failing writer.
-	if err := WriteNAR(failWriter{}, makeTree(t)); err == nil || !strings.Contains(err.Error(), "disk full") {
+	if err := WriteNAR(failWriter{}, tree); err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Errorf("WriteNAR to a failing writer: error %v", err)
 	}
 	if os.Geteuid() != 0 {

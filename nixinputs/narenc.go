@@ -115,8 +115,13 @@ func (e *narEncoder) strs(ss ...string) error {
 	return nil
 }
 
-// dump writes the NAR of the file system object at path.
+// dump writes the NAR of the file system object at path. Like Nix, it
+// archives a symlink at path as a symlink, even when written "link/".
 func (e *narEncoder) dump(path string) error {
+	if path == "" {
+		return fmt.Errorf("empty path")
+	}
+	path = filepath.Clean(path)
 	fi, err := os.Lstat(path)
 	if err != nil {
 		return err
