@@ -196,6 +196,7 @@ func ReadDerivation(path string) (*Derivation, error) {
 // is a store path ending in ".drv", the ATerm is well-formed with its lists
 // in canonical order, there is at least one output, store paths are
 // well-formed, and a fixed output's hash decodes for its algorithm.
+// The result does not refer to data, which the caller may reuse.
 func ParseDerivation(path string, data []byte) (d *Derivation, err error) {
 	name, err := drvName(path)
 	if err != nil {
@@ -209,6 +210,9 @@ func ParseDerivation(path string, data []byte) (d *Derivation, err error) {
 			d, err = nil, fmt.Errorf("derivation %s: malformed ATerm (parser panic: %v)", path, r)
 		}
 	}()
+	// ReadDerivation reads the bytes.Reader into a buffer of its own (it
+	// cannot reach data through it), and its strings point into that
+	// buffer: nothing returned aliases data.
 	drv, err := derivation.ReadDerivation(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("derivation %s: malformed: %w", path, err)

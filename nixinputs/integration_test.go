@@ -280,6 +280,14 @@ func testBuildWalkHash(t *testing.T, f *testFlake) {
 	if out == "" {
 		t.Fatalf("no out output: %+v", res[0])
 	}
+	// The locked URL Kettle renders is one Nix takes back.
+	m, err := d.Metadata(ctx, f.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res2, err := d.Build(ctx, m.LockedURL+"#default"); err != nil || !reflect.DeepEqual(res2, res) {
+		t.Errorf("Build(%s#default) = %+v, %v; want %+v", m.LockedURL, res2, err, res)
+	}
 
 	// The output's NAR hash agrees with the Nix database.
 	infos, err := d.PathInfo(ctx, out)
