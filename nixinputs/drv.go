@@ -285,8 +285,9 @@ func ParseDerivation(path string, data []byte) (d *Derivation, err error) {
 	return d, nil
 }
 
-// isOutputName reports whether s is a valid derivation output name (the
-// characters Nix allows in store path names).
+// isOutputName reports whether s is a valid derivation output name or
+// store path name: non-empty, of the characters Nix allows in store path
+// names.
 func isOutputName(s string) bool {
 	if s == "" {
 		return false
@@ -353,5 +354,9 @@ func drvName(path string) (string, error) {
 			return "", fmt.Errorf("derivation path %q: store path hash has a character outside Nix's base-32 alphabet", path)
 		}
 	}
-	return base[hashLen+1 : len(base)-len(".drv")], nil
+	name := base[hashLen+1 : len(base)-len(".drv")]
+	if !isOutputName(name) {
+		return "", fmt.Errorf("derivation path %q: store path name has characters Nix does not allow", path)
+	}
+	return name, nil
 }

@@ -87,6 +87,7 @@ func TestParseDerivationBad(t *testing.T) {
 		{"relative path", "x.drv", good, "not absolute"},
 		{"not .drv", "/nix/store/" + strings.Repeat("a", 32) + "-x", good, "want a store path"},
 		{"short hash", "/nix/store/abc-x.drv", good, "want a store path"},
+		{"bad name char", "/nix/store/" + strings.Repeat("a", 32) + "-x y.drv", good, "does not allow"},
 		{"bad hash char", "/nix/store/" + strings.Repeat("e", 32) + "-x.drv", good, "base-32"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -332,8 +332,13 @@ func (l *FlakeLock) LockedInputs() ([]LockedInput, error) {
 		li := LockedInput{Path: path, Node: e.node}
 		li.Type, _ = n.Locked["type"].(string)
 		li.Rev, _ = n.Locked["rev"].(string)
-		if _, ok := n.Locked["rev"]; ok && li.Rev == "" {
-			return nil, fmt.Errorf("flake.lock: input %q (node %q): locked \"rev\" is not a non-empty string", path, e.node)
+		if _, ok := n.Locked["rev"]; ok {
+			if li.Rev == "" {
+				return nil, fmt.Errorf("flake.lock: input %q (node %q): locked \"rev\" is not a non-empty string", path, e.node)
+			}
+			if err := checkRev(li.Rev); err != nil {
+				return nil, fmt.Errorf("flake.lock: input %q (node %q): %w", path, e.node, err)
+			}
 		}
 		nh, ok := n.Locked["narHash"]
 		if !ok {

@@ -189,6 +189,9 @@ func TestLockedInputsUnlocked(t *testing.T) {
 		{"narHash not a string", `{"type":"path","path":"/x","narHash":42}`, "bad narHash"},
 		{"github without owner", `{"type":"github","repo":"r","rev":"` + revA + `","narHash":"` + nhA + `"}`, `no "owner"`},
 		{"git without url", `{"type":"git","rev":"` + revA + `","narHash":"` + nhA + `"}`, `no "url"`},
+		{"rev not hex", `{"type":"git","url":"https://x/y","rev":"main","narHash":"` + nhA + `"}`, `revision "main": want 40 or 64 hex digits`},
+		{"rev upper case", `{"type":"git","url":"https://x/y","rev":"` + strings.ToUpper(revB) + `","narHash":"` + nhA + `"}`, "lower-case hex"},
+		{"newline in url", `{"type":"git","url":"https://x/y\nsource:evil","rev":"` + revA + `","narHash":"` + nhA + `"}`, "control character"},
 		{"rev not a string", `{"type":"git","url":"https://x/y","rev":5,"narHash":"` + nhA + `"}`, `"rev" is not a non-empty string`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

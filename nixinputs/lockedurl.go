@@ -38,6 +38,20 @@ func isInfoAttr(k string) bool {
 // (unreserved characters and ":@/?" kept). The result depends only on the
 // attributes, so it is the same whichever Nix version wrote them.
 func LockedURLFromAttrs(attrs map[string]any) (string, error) {
+	u, err := lockedURL(attrs)
+	if err != nil {
+		return "", err
+	}
+	// The URL ends up on a line of Kettle's manifest.
+	for i := 0; i < len(u); i++ {
+		if c := u[i]; c <= ' ' || c == 0x7f {
+			return "", fmt.Errorf("locked attributes render to %q, which contains whitespace or a control character", u)
+		}
+	}
+	return u, nil
+}
+
+func lockedURL(attrs map[string]any) (string, error) {
 	typ, ok := attrs["type"].(string)
 	if !ok || typ == "" {
 		return "", fmt.Errorf("locked attributes have no string \"type\"")
@@ -327,4 +341,18 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// checkRev checks a locked revision: a git or mercurial commit hash, 40
+// (SHA-1) or 64 (SHA-256) lower-case hex digits.
+func checkRev(rev string) error {
+	if len(rev) != 40 && len(rev) != 64 {
+		return fmt.Errorf("revision %q: want 40 or 64 hex digits", rev)
+	}
+	for i := 0; i < len(rev); i++ {
+		if c := rev[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return fmt.Errorf("revision %q: want lower-case hex digits", rev)
+		}
+	}
+	return nil
 }

@@ -77,6 +77,11 @@ func decodeMetadata(flakeURL string, data []byte) (*Metadata, error) {
 		return nil, fmt.Errorf("git tree of %q is dirty: commit your changes (nix flake metadata reported no revision)", flakeURL)
 	}
 
+	if rev != "" {
+		if err := checkRev(rev); err != nil {
+			return nil, fmt.Errorf("flake %q: %w", flakeURL, err)
+		}
+	}
 	narHash, _ := raw.Locked["narHash"].(string)
 	if narHash == "" {
 		return nil, fmt.Errorf("flake %q is not locked: nix flake metadata reported no narHash", flakeURL)

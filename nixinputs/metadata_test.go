@@ -66,6 +66,7 @@ func TestDecodeMetadataBad(t *testing.T) {
 		{"dirty (newer)", metaDirtyNew, `git tree of "X" is dirty: commit your changes`},
 		{"dirtyRevision only", replace(metaGit28, `"lastModified":1795428903,"locked"`, `"dirtyRevision":"abc-dirty","lastModified":1795428903,"locked"`), "is dirty"},
 		{"rev marked dirty", replace(metaGit28, `"rev":"831f1116d203f2d3cf3ec28f8e6075da1d7b1ba2"`, `"rev":"831f1116d203f2d3cf3ec28f8e6075da1d7b1ba2-dirty"`), "is dirty"},
+		{"rev not hex", replace(metaGit28, `"rev":"831f1116d203f2d3cf3ec28f8e6075da1d7b1ba2"`, `"rev":"master"`), `revision "master"`},
 		{"no narHash", replace(metaPath28, `"narHash":"sha256-XvuGgpP/UylNqmXMp8zdQ8Dy6jv6ZFckVpUEGNmE2sw=",`, ``), `flake "X" is not locked: nix flake metadata reported no narHash`},
 		{"bad narHash", replace(metaPath28, `"narHash":"sha256-XvuGgpP/UylNqmXMp8zdQ8Dy6jv6ZFckVpUEGNmE2sw=",`, `"narHash":"sha256-AAAA",`), "bad narHash"},
 		{"no locked", replace(metaPath28, `"locked":{"lastModified":1795428891,`, `"lockedX":{"lastModified":1795428891,`), `flake "X" is not locked`},

@@ -25,8 +25,8 @@ import (
 //     slower than `nix hash path` on $(go env GOROOT).
 //
 // The format is small (length-prefixed, 8-byte padded strings), and the tests
-// cross-check this serialiser against go-nix's independent nar.Reader and
-// against `nix hash path`.
+// cross-check this serialiser against go-nix's independent nar.Reader, and
+// byte for byte against `nix-store --dump` and `nix hash path`.
 //
 // Serialisation follows Nix's dumpPath (src/libutil/archive.cc):
 //
