@@ -49,14 +49,10 @@ SHA-256(provenance.json) ‖ nonce, and writes the bundle atomically.`,
 				}
 			}
 			var comp provenance.Compression
-			switch strings.ToLower(artifacts) {
-			case "none", "":
-			case "zst", "zstd":
-				comp = provenance.Compression("zst")
-			case "xz":
-				comp = provenance.Compression("xz")
-			default:
-				return &exitError{2, fmt.Errorf("--artifacts %q: expected zst, xz or none", artifacts)}
+			if strings.ToLower(artifacts) != "none" {
+				if comp, err = provenance.ParseCompression(artifacts); err != nil {
+					return &exitError{2, fmt.Errorf("--artifacts: %w (or none)", err)}
+				}
 			}
 			attester, err := attest.NewAttester(p, aopts)
 			if err != nil {
