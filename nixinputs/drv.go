@@ -241,15 +241,31 @@ func ParseDerivation(path string, data []byte) (d *Derivation, err error) {
 		Builder:     drv.Builder,
 		Args:        make([]string, len(drv.Arguments)),
 		System:      drv.Platform,
-		Env:         drv.Env,
 	}
-	// go-nix keeps arguments as written, escapes and all; decode them as
-	// Nix does.
+	// go-nix keeps arguments and environment variable names as written,
+	// escapes and all: check that they are properly escaped strings and
+	// decode them as Nix does. (The canonical form check above covers what
+	// go-nix does decode.)
 	for i, a := range drv.Arguments {
+		if !isATermContent(a) {
+			return nil, fmt.Errorf("derivation %s: malformed: argument %d has an unescaped quote or backslash", path, i)
+		}
 		d.Args[i] = atermUnescape(a)
+	}
+	d.Env = make(map[string]string, len(drv.Env))
+	for k, v := range drv.Env {
+		if !isATermContent(k) {
+			return nil, fmt.Errorf("derivation %s: malformed: environment variable name %q has an unescaped quote or backslash", path, k)
+		}
+		d.Env[atermUnescape(k)] = v
 	}
 	if d.InputDrvs == nil {
 		d.InputDrvs = map[string][]string{}
+	}
+	for _, src := range d.InputSrcs {
+		if err := checkStorePath(src); err != nil {
+			return nil, fmt.Errorf("derivation %s: input source %q: %w", path, src, err)
+		}
 	}
 	// go-nix takes output names, hash algorithms and hashes verbatim; check
 	// them, so that nothing unexpected reaches a manifest line.
@@ -270,9 +286,17 @@ func ParseDerivation(path string, data []byte) (d *Derivation, err error) {
 		} else if o.Hash != "" {
 			return nil, fmt.Errorf("derivation %s: output %q has a hash but no hash algorithm", path, on)
 		}
+		if o.Path != "" {
+			if err := checkStorePath(o.Path); err != nil {
+				return nil, fmt.Errorf("derivation %s: output %q: path %q: %w", path, on, o.Path, err)
+			}
+		}
 		d.Outputs[on] = Output{Path: o.Path, HashAlgo: o.HashAlgorithm, Hash: o.Hash}
 	}
 	for in, outs := range d.InputDrvs {
+		if err := checkStorePath(in); err != nil {
+			return nil, fmt.Errorf("derivation %s: input derivation %q: %w", path, in, err)
+		}
 		if !strings.HasSuffix(in, ".drv") {
 			return nil, fmt.Errorf("derivation %s: input derivation %q does not end in .drv", path, in)
 		}
@@ -295,6 +319,23 @@ func isOutputName(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("+-._?=", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// isATermContent reports whether s can stand between the quotes of an ATerm
+// string as Nix writes it: every quote and backslash escaped.
+func isATermContent(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+			if i == len(s) {
+				return false
+			}
+		case '"':
 			return false
 		}
 	}
@@ -338,25 +379,41 @@ func firstDiff(a, b []byte) int {
 	return n
 }
 
-// drvName checks that path looks like /<store>/<32 nix32 chars>-<name>.drv
-// and returns name.
+// drvName checks that path is a store path ending in ".drv" and returns
+// the name between the hash and ".drv".
 func drvName(path string) (string, error) {
-	if !filepath.IsAbs(path) {
-		return "", fmt.Errorf("derivation path %q is not absolute", path)
+	if err := checkStorePath(path); err != nil {
+		return "", fmt.Errorf("derivation path %q: %w", path, err)
 	}
 	base := filepath.Base(path)
-	const hashLen = 32
-	if !strings.HasSuffix(base, ".drv") || len(base) < hashLen+1+len("x.drv") || base[hashLen] != '-' {
+	if !strings.HasSuffix(base, ".drv") || len(base) == storeHashLen+1+len(".drv") {
 		return "", fmt.Errorf("derivation path %q: want a store path <hash>-<name>.drv", path)
 	}
-	for i := 0; i < hashLen; i++ {
+	return base[storeHashLen+1 : len(base)-len(".drv")], nil
+}
+
+// storeHashLen is the length of the hash part of a store path's base name.
+const storeHashLen = 32
+
+// checkStorePath checks that p is <store dir>/<32 nix32 characters>-<name>
+// with the name made of the characters Nix allows. (go-nix's
+// storepath.Validate misses a missing '/' or '-' and checks the name from
+// the wrong offset, so it is not relied on.)
+func checkStorePath(p string) error {
+	dir, base := filepath.Split(p)
+	if !filepath.IsAbs(p) || len(dir) < 2 || filepath.Clean(dir) != dir[:len(dir)-1] {
+		return fmt.Errorf("not an absolute path in a store directory")
+	}
+	if len(base) < storeHashLen+2 || base[storeHashLen] != '-' {
+		return fmt.Errorf("want a store path <hash>-<name>")
+	}
+	for i := 0; i < storeHashLen; i++ {
 		if !nixbase32.Is(base[i]) {
-			return "", fmt.Errorf("derivation path %q: store path hash has a character outside Nix's base-32 alphabet", path)
+			return fmt.Errorf("store path hash has a character outside Nix's base-32 alphabet")
 		}
 	}
-	name := base[hashLen+1 : len(base)-len(".drv")]
-	if !isOutputName(name) {
-		return "", fmt.Errorf("derivation path %q: store path name has characters Nix does not allow", path)
+	if !isOutputName(base[storeHashLen+1:]) {
+		return fmt.Errorf("store path name has characters Nix does not allow")
 	}
-	return name, nil
+	return nil
 }
