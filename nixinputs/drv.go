@@ -248,14 +248,14 @@ func ParseDerivation(path string, data []byte) (d *Derivation, err error) {
 	// go-nix does decode.)
 	for i, a := range drv.Arguments {
 		if !isATermContent(a) {
-			return nil, fmt.Errorf("derivation %s: malformed: argument %d has an unescaped quote or backslash", path, i)
+			return nil, fmt.Errorf("derivation %s: malformed: argument %d has a stray quote or an escape Nix does not write", path, i)
 		}
 		d.Args[i] = atermUnescape(a)
 	}
 	d.Env = make(map[string]string, len(drv.Env))
 	for k, v := range drv.Env {
 		if !isATermContent(k) {
-			return nil, fmt.Errorf("derivation %s: malformed: environment variable name %q has an unescaped quote or backslash", path, k)
+			return nil, fmt.Errorf("derivation %s: malformed: environment variable name %q has a stray quote or an escape Nix does not write", path, k)
 		}
 		d.Env[atermUnescape(k)] = v
 	}
@@ -326,13 +326,14 @@ func isOutputName(s string) bool {
 }
 
 // isATermContent reports whether s can stand between the quotes of an ATerm
-// string as Nix writes it: every quote and backslash escaped.
+// string as Nix writes it: quotes and backslashes escaped, and no escapes
+// but the five Nix writes (\\ \" \n \r \t), so that decoding is one to one.
 func isATermContent(s string) bool {
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
 		case '\\':
 			i++
-			if i == len(s) {
+			if i == len(s) || strings.IndexByte(`\"nrt`, s[i]) < 0 {
 				return false
 			}
 		case '"':

@@ -91,7 +91,8 @@ func TestParseDerivationBad(t *testing.T) {
 		{"short hash", "/nix/store/abc-x.drv", good, "want a store path"},
 		{"bad output path", goodPath, strings.Replace(good, `[("out",`+atermString(fakeStorePath("s", "x"))+`,`, `[("out","/nix/store0000000000000000000000000000000000",`, 1), "output \"out\": path"},
 		{"bad input source", goodPath, strings.Replace(good, atermString(fakeStorePath("s", "x-src")), `"/nix/store/`+strings.Repeat("a", 33)+`"`, 1), "input source"},
-		{"raw quote in env name", goodPath, strings.Replace(good, `("system","x86_64-linux")`, `("system","x86_64-linux"),("x00""","")`, 1), "unescaped quote"},
+		{"raw quote in env name", goodPath, strings.Replace(good, `("system","x86_64-linux")`, `("system","x86_64-linux"),("x00""","")`, 1), "stray quote"},
+		{"odd escape in argument", goodPath, strings.Replace(good, `["-c",`, `["-\c",`, 1), "escape Nix does not write"},
 		{"bad name char", "/nix/store/" + strings.Repeat("a", 32) + "-x y.drv", good, "does not allow"},
 		{"bad hash char", "/nix/store/" + strings.Repeat("e", 32) + "-x.drv", good, "base-32"},
 	} {
