@@ -126,9 +126,18 @@ func (d *Driver) bin() string {
 	return d.Nix
 }
 
+// featureArgs are the global options every nix invocation starts with.
+func featureArgs() []string {
+	return []string{"--extra-experimental-features", "nix-command flakes"}
+}
+
 // run runs nix with args and returns its standard output.
+//
+// Every call enables the nix-command and flakes features on the command
+// line, so Kettle works whatever the user's nix.conf says; the flag exists
+// with the same meaning on Nix 2.8 and on every later release.
 func (d *Driver) run(ctx context.Context, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, d.bin(), args...)
+	cmd := exec.CommandContext(ctx, d.bin(), append(featureArgs(), args...)...)
 	cmd.Env = append(os.Environ(), d.Env...)
 	var stdout bytes.Buffer
 	tail := &tailBuffer{max: 64 << 10}

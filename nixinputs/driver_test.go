@@ -45,7 +45,12 @@ func readArgs(t *testing.T, file string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	args := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	// Every command line starts with the feature flags; the tests compare the rest.
+	if pre := featureArgs(); len(args) < len(pre) || !reflect.DeepEqual(args[:len(pre)], pre) {
+		t.Fatalf("nix command line %q does not start with %q", args, pre)
+	}
+	return args[len(featureArgs()):]
 }
 
 func TestDriverMetadata(t *testing.T) {
