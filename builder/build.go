@@ -118,6 +118,10 @@ func Build(ctx context.Context, opts BuildOptions) (*BuildResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The toolchain leaves need nix's version and both binaries' digests;
+	// gather them while nix resolves and builds.
+	toolchainCh := make(chan toolchainFacts, 1)
+	go func() { toolchainCh <- gatherToolchain(ctx, opts) }()
 
 	// 1. Resolve to a locked ref; Metadata refuses unlocked inputs and dirty trees.
 	t := time.Now()
@@ -221,32 +225,11 @@ func Build(ctx context.Context, opts BuildOptions) (*BuildResult, error) {
 
 	// 5. The input manifest.
 	t = time.Now()
-	nixVersion, err := opts.Nix.Version(ctx)
-	if err != nil {
-		return nil, err
+	tc := <-toolchainCh
+	if tc.err != nil {
+		return nil, tc.err
 	}
-	nixBin, err := opts.Nix.BinaryPath()
-	if err != nil {
-		return nil, err
-	}
-	nixSHA, err := FileSHA256(nixBin)
-	if err != nil {
-		return nil, err
-	}
-	kettleBin := opts.KettleBinary
-	if kettleBin == "" {
-		if kettleBin, err = os.Executable(); err != nil {
-			return nil, fmt.Errorf("locating the kettle binary: %w", err)
-		}
-	}
-	kettleSHA, err := FileSHA256(kettleBin)
-	if err != nil {
-		return nil, err
-	}
-	kettleVersion := opts.KettleVersion
-	if kettleVersion == "" {
-		kettleVersion = "devel"
-	}
+	nixVersion, kettleVersion := tc.nixVersion, tc.kettleVersion
 
 	leaves := provenance.SourceLeaves(md.LockedURL, md.Rev, sourceNar)
 	attr := ref.Attr
@@ -298,8 +281,8 @@ func Build(ctx context.Context, opts BuildOptions) (*BuildResult, error) {
 		})
 	}
 	leaves = append(leaves,
-		provenance.ToolchainLeaf("nix", nixVersion, nixSHA),
-		provenance.ToolchainLeaf("kettle", kettleVersion, kettleSHA),
+		provenance.ToolchainLeaf("nix", nixVersion, tc.nixSHA256),
+		provenance.ToolchainLeaf("kettle", kettleVersion, tc.kettleSHA256),
 	)
 	manifest, err := provenance.NewManifest(leaves)
 	if err != nil {
@@ -406,6 +389,44 @@ func writeBundle(w *provenance.BundleWriter, prov, ev, man []byte, outputs []str
 		}
 	}
 	return w.Commit()
+}
+
+// toolchainFacts identify the two tools of a build in the manifest.
+type toolchainFacts struct {
+	nixVersion, kettleVersion string
+	nixSHA256, kettleSHA256   [32]byte
+	err                       error
+}
+
+func gatherToolchain(ctx context.Context, opts BuildOptions) toolchainFacts {
+	var tc toolchainFacts
+	fail := func(err error) toolchainFacts { tc.err = err; return tc }
+	v, err := opts.Nix.Version(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	tc.nixVersion = v
+	nixBin, err := opts.Nix.BinaryPath()
+	if err != nil {
+		return fail(err)
+	}
+	if tc.nixSHA256, err = FileSHA256(nixBin); err != nil {
+		return fail(err)
+	}
+	kettleBin := opts.KettleBinary
+	if kettleBin == "" {
+		if kettleBin, err = os.Executable(); err != nil {
+			return fail(fmt.Errorf("locating the kettle binary: %w", err))
+		}
+	}
+	if tc.kettleSHA256, err = FileSHA256(kettleBin); err != nil {
+		return fail(err)
+	}
+	tc.kettleVersion = opts.KettleVersion
+	if tc.kettleVersion == "" {
+		tc.kettleVersion = "devel"
+	}
+	return tc
 }
 
 // sourceClosure queries the Nix database for the outputs and the direct
