@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -127,5 +128,44 @@ func TestVerifyBadBundles(t *testing.T) {
 	}
 	if r := kettle(t, "verify", "--nonce", "zz", empty); r.code != 2 {
 		t.Errorf("verify --nonce zz: exit %d, want 2 (usage)", r.code)
+	}
+}
+
+// TestBuildRefusesCorruptStorePath changes an output in /nix/store behind
+// Nix's back: Kettle's own NAR hash then disagrees with the database's, and
+// the build must stop naming the path, without writing a bundle.
+func TestBuildRefusesCorruptStorePath(t *testing.T) {
+	requireNix(t)
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to modify /nix/store")
+	}
+	salt := filepath.Base(t.TempDir())
+	flake := writeFlake(t, strings.Replace(failingFlake, `args = [ "sh" "-c" "echo the-compiler-said-no >&2; exit 3" ];`,
+		`args = [ "sh" "-c" "echo `+salt+` > $out" ];`, 1), true)
+	ref := "path:" + flake + "#broken"
+	var built []struct {
+		Outputs map[string]string `json:"outputs"`
+	}
+	if err := json.Unmarshal([]byte(nixCmd(t, flake, "build", "--json", "--no-link", ref)), &built); err != nil || len(built) != 1 {
+		t.Fatalf("nix build --json: %v %v", err, built)
+	}
+	out := built[0].Outputs["out"]
+	t.Cleanup(func() { exec.Command("nix-store", "--delete", out).Run() })
+	if err := os.Chmod(out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(out, []byte("tampered\n"), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	bundle := filepath.Join(t.TempDir(), "bundle")
+	r := kettle(t, "build", "--attest", "sim-snp", "-o", bundle, ref)
+	if r.code == 0 {
+		t.Fatalf("build over a corrupted store path succeeded")
+	}
+	if !strings.Contains(r.stderr, out) || !strings.Contains(r.stderr, "Nix database") {
+		t.Errorf("error does not name the path and the database:\n%s", r.stderr)
+	}
+	if _, err := os.Stat(bundle); err == nil {
+		t.Errorf("a bundle was written")
 	}
 }
