@@ -30,8 +30,13 @@ SHA-256(provenance.json) ‖ nonce, and writes the bundle atomically.`,
   kettle build -o out.tar github:org/repo#pkg`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := attest.ParsePlatform(platform)
-			if err != nil {
+			var p attest.Platform
+			var err error
+			if platform == "auto" {
+				if p, err = attest.Detect("/"); err != nil {
+					return fmt.Errorf("--attest auto: %w", err)
+				}
+			} else if p, err = attest.ParsePlatform(platform); err != nil {
 				return &exitError{2, fmt.Errorf("--attest: %w", err)}
 			}
 			var nonce [32]byte
@@ -59,8 +64,9 @@ SHA-256(provenance.json) ‖ nonce, and writes the bundle atomically.`,
 				return err
 			}
 			var log io.Writer = cmd.ErrOrStderr()
+			nix := driver()
 			if quiet {
-				log = nil
+				log, nix.Stderr = nil, nil // nix's own error text still ends up in the error
 			}
 			res, err := builder.Build(cmd.Context(), builder.BuildOptions{
 				FlakeRef:      args[0],
@@ -68,7 +74,7 @@ SHA-256(provenance.json) ‖ nonce, and writes the bundle atomically.`,
 				Attester:      attester,
 				Nonce:         nonce,
 				Artifacts:     comp,
-				Nix:           driver(),
+				Nix:           nix,
 				KettleVersion: kettleVersion(),
 				Workers:       workers,
 				Log:           log,
@@ -85,7 +91,7 @@ SHA-256(provenance.json) ‖ nonce, and writes the bundle atomically.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&output, "output", "o", "kettle-bundle", "bundle to write: a directory, or a file ending in .tar (must not exist)")
-	f.StringVar(&platform, "attest", "auto", "attestation backend: auto, sev-snp, tdx, az-snp, sim-snp, sim-tdx")
+	f.StringVar(&platform, "attest", "auto", "attestation backend: auto (the TEE this machine is), sev-snp, tdx, az-snp, sim-snp, sim-tdx")
 	f.StringVar(&nonceHex, "nonce", "", "requester's 32-byte nonce, hex (default all zero)")
 	f.StringVar(&measurementHex, "sim-measurement", "", "simulated backends: the 48-byte launch measurement to report, hex")
 	f.StringVar(&artifacts, "artifacts", "zst", "NAR exports of the outputs in artifacts/: zst, xz or none")
