@@ -91,6 +91,24 @@ func lockedURL(attrs map[string]any) (string, error) {
 		}
 		return q, nil
 	}
+	// urlQuery splits the "url" attribute and merges the other attributes
+	// into its query, as Nix renders git, mercurial, tarball and file inputs.
+	urlQuery := func() (raw, base string, q map[string]string, err error) {
+		if raw, err = need("url"); err != nil {
+			return "", "", nil, err
+		}
+		if base, q, err = splitURLQuery(raw); err != nil {
+			return "", "", nil, fmt.Errorf("locked %s url %q: %w", typ, raw, err)
+		}
+		extra, err := query("url")
+		if err != nil {
+			return "", "", nil, err
+		}
+		for k, v := range extra {
+			q[k] = v
+		}
+		return raw, base, q, nil
+	}
 
 	switch typ {
 	case "github", "gitlab", "sourcehut":
@@ -124,20 +142,9 @@ func lockedURL(attrs map[string]any) (string, error) {
 		return p + encodeQuery(q), nil
 
 	case "git", "mercurial":
-		raw, err := need("url")
+		_, base, q, err := urlQuery()
 		if err != nil {
 			return "", err
-		}
-		base, q, err := splitURLQuery(raw)
-		if err != nil {
-			return "", fmt.Errorf("locked %s url %q: %w", typ, raw, err)
-		}
-		extra, err := query("url")
-		if err != nil {
-			return "", err
-		}
-		for k, v := range extra {
-			q[k] = v
 		}
 		prefix := "git+"
 		if typ == "mercurial" {
@@ -173,20 +180,9 @@ func lockedURL(attrs map[string]any) (string, error) {
 		return "path:" + percentEncode(p, ":@/") + encodeQuery(q), nil
 
 	case "tarball", "file":
-		raw, err := need("url")
+		raw, base, q, err := urlQuery()
 		if err != nil {
 			return "", err
-		}
-		base, q, err := splitURLQuery(raw)
-		if err != nil {
-			return "", fmt.Errorf("locked %s url %q: %w", typ, raw, err)
-		}
-		extra, err := query("url")
-		if err != nil {
-			return "", err
-		}
-		for k, v := range extra {
-			q[k] = v
 		}
 		u, err := url.Parse(base)
 		if err != nil {
