@@ -3,7 +3,9 @@ module github.com/kettle-build/kettle
 go 1.23.0
 
 require (
+	github.com/google/go-configfs-tsm v0.2.2
 	github.com/google/go-sev-guest v0.15.0
+	github.com/google/go-tdx-guest v0.3.1
 	github.com/in-toto/attestation v1.2.0
 	github.com/klauspost/compress v1.17.11
 	github.com/nix-community/go-nix v0.0.0-20250101154619-4bdde671e0a1
@@ -11,6 +13,7 @@ require (
 	github.com/ulikunitz/xz v0.5.17
 	golang.org/x/sys v0.22.0
 	google.golang.org/protobuf v1.36.11
+	gopkg.in/yaml.v3 v3.0.1
 )
 
 require (

@@ -47,7 +47,9 @@ func NewAttester(p Platform, opts AttesterOptions) (Attester, error) {
 	switch p {
 	case PlatformSimSNP:
 		return newSimSNP(opts)
-	case PlatformSEVSNP, PlatformTDX, PlatformAzSNP, PlatformSimTDX:
+	case PlatformSimTDX:
+		return newSimTDX(opts)
+	case PlatformSEVSNP, PlatformTDX, PlatformAzSNP:
 		return nil, fmt.Errorf("attestation platform %s is not supported in this build yet", p)
 	case PlatformNone:
 		return nil, fmt.Errorf("attestation platform none has no attester: the build is not attested")

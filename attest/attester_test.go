@@ -17,7 +17,6 @@ func TestNewAttesterPlatforms(t *testing.T) {
 		{PlatformSEVSNP, "not supported in this build yet"},
 		{PlatformTDX, "not supported in this build yet"},
 		{PlatformAzSNP, "not supported in this build yet"},
-		{PlatformSimTDX, "not supported in this build yet"},
 		{PlatformNone, "not attested"},
 		{Platform("sgx"), "unknown attestation platform"},
 		{Platform("snp"), "unknown attestation platform"}, // an alias ParsePlatform resolves

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/google/go-sev-guest/abi"
+	tabi "github.com/google/go-tdx-guest/abi"
 )
 
 // EvidenceVersion is the version of evidence.json this package writes and
@@ -37,11 +38,15 @@ const (
 //	{
 //	  "version": 1,
 //	  "platform": "sev-snp",
+//	  "device": "configfs-tsm",
 //	  "report": "<base64: the 1184-byte ATTESTATION_REPORT>",
 //	  "certificates": {
 //	    "ark": "<base64 DER>",
 //	    "ask": "<base64 DER>",
 //	    "vcek": "<base64 DER>"
+//	  },
+//	  "collateral": {
+//	    "crl": "<base64 DER>"
 //	  }
 //	}
 //
@@ -49,17 +54,56 @@ const (
 // exactly as the secure processor returned it, and Certificates holds the
 // whole chain in DER, so that verification needs no network: "ark", and
 // either "vcek" with its issuer "ask", or "vlek" with its issuer "asvk".
+// Collateral may hold "crl", AMD's certificate revocation list for the
+// product line (DER, signed by the ARK).
+//
+// For tdx and sim-tdx, Report is the raw TD quote (version 4), which carries
+// its own PCK certificate chain; Certificates is absent. Collateral may hold
+// what judges the TCB offline, as Intel's PCS serves it: "tcbInfo" and
+// "qeIdentity" (the JSON bodies), "tcbInfoIssuerChain" and
+// "qeIdentityIssuerChain" (PEM), and for revocation "pckCrl" (DER),
+// "pckCrlIssuerChain" (PEM) and "rootCaCrl" (DER).
+//
+// For none, only version and platform are present: the build is not
+// attested.
+//
+// Device names the guest interface that produced the report
+// ("configfs-tsm", "/dev/sev-guest", "simulated"); it is informational.
 // Nothing in the evidence is trusted for being there: the verifier checks the
-// ARK against roots it pins and every signature below it.
+// root against roots it pins and every signature below it.
 //
 // Base64 is the standard alphabet with padding (RFC 4648 §4). Marshal writes
-// the fields in the order above, certificates sorted by name.
+// the fields in the order above, map entries sorted by name.
 type Evidence struct {
 	Version      int               `json:"version"`
 	Platform     Platform          `json:"platform"`
-	Report       []byte            `json:"report"`
+	Device       string            `json:"device,omitempty"`
+	Report       []byte            `json:"report,omitempty"`
 	Certificates map[string][]byte `json:"certificates,omitempty"`
+	Collateral   map[string][]byte `json:"collateral,omitempty"`
 }
+
+// Devices that Evidence.Device names.
+const (
+	DeviceConfigfsTSM = "configfs-tsm"
+	DeviceSEVGuest    = "/dev/sev-guest"
+	DeviceSimulated   = "simulated"
+)
+
+// Names of the entries of Evidence.Collateral.
+const (
+	CollateralSNPCRL                = "crl"
+	CollateralTCBInfo               = "tcbInfo"
+	CollateralTCBInfoIssuerChain    = "tcbInfoIssuerChain"
+	CollateralQEIdentity            = "qeIdentity"
+	CollateralQEIdentityIssuerChain = "qeIdentityIssuerChain"
+	CollateralPCKCRL                = "pckCrl"
+	CollateralPCKCRLIssuerChain     = "pckCrlIssuerChain"
+	CollateralRootCACRL             = "rootCaCrl"
+)
+
+// MaxQuoteSize is the largest TD quote DecodeEvidence accepts.
+const MaxQuoteSize = 64 << 10
 
 // Marshal returns the deterministic evidence.json encoding of e (indented,
 // ending in a newline). It refuses evidence that DecodeEvidence would refuse.
@@ -88,7 +132,9 @@ func (e *Evidence) UnmarshalJSON(data []byte) error {
 }
 
 // evidenceFields returns the known fields of evidence.json, in encoding order.
-func evidenceFields() []string { return []string{"version", "platform", "report", "certificates"} }
+func evidenceFields() []string {
+	return []string{"version", "platform", "device", "report", "certificates", "collateral"}
+}
 
 // DecodeEvidence parses evidence.json strictly: one JSON object with exactly
 // the known fields (case-sensitive, none twice), version 1, a platform this
@@ -130,25 +176,37 @@ func DecodeEvidence(data []byte) (*Evidence, error) {
 	if err := checkPlatform(ev.Platform); err != nil {
 		return nil, err
 	}
-	raw, ok = members["report"]
-	if !ok {
+	if raw, ok := members["device"]; ok {
+		if ev.Device, err = decodeString(raw); err != nil {
+			return nil, fmt.Errorf("device: %w", err)
+		}
+	}
+	if raw, ok := members["report"]; ok {
+		if ev.Report, err = decodeBase64(raw); err != nil {
+			return nil, fmt.Errorf("report: %w", err)
+		}
+	} else if ev.Platform != PlatformNone {
 		return nil, errors.New("report: missing")
 	}
-	if ev.Report, err = decodeBase64(raw); err != nil {
-		return nil, fmt.Errorf("report: %w", err)
-	}
-	if raw, ok := members["certificates"]; ok {
-		certs, err := decodeObject(raw, "certificates", false)
+	for _, f := range []struct {
+		name string
+		dst  *map[string][]byte
+	}{{"certificates", &ev.Certificates}, {"collateral", &ev.Collateral}} {
+		raw, ok := members[f.name]
+		if !ok {
+			continue
+		}
+		entries, err := decodeObject(raw, f.name, false)
 		if err != nil {
 			return nil, err
 		}
-		ev.Certificates = make(map[string][]byte, len(certs))
-		for _, name := range sortedKeys(certs) {
-			der, err := decodeBase64(certs[name])
+		*f.dst = make(map[string][]byte, len(entries))
+		for _, name := range sortedKeys(entries) {
+			b, err := decodeBase64(entries[name])
 			if err != nil {
-				return nil, fmt.Errorf("certificates.%s: %w", name, err)
+				return nil, fmt.Errorf("%s.%s: %w", f.name, name, err)
 			}
-			ev.Certificates[name] = der
+			(*f.dst)[name] = b
 		}
 	}
 	if err := ev.validate(); err != nil {
@@ -165,23 +223,102 @@ func (e *Evidence) validate() error {
 	if err := checkPlatform(e.Platform); err != nil {
 		return err
 	}
-	// Only SEV-SNP evidence is read by this build (checkPlatform).
-	if len(e.Report) != abi.ReportSize {
-		return fmt.Errorf("report: %d bytes, want %d (an SEV-SNP ATTESTATION_REPORT)", len(e.Report), abi.ReportSize)
+	switch e.Device {
+	case "", DeviceConfigfsTSM, DeviceSEVGuest, DeviceSimulated:
+	default:
+		return fmt.Errorf("device: unknown device %q (want %s, %s or %s)", e.Device, DeviceConfigfsTSM, DeviceSEVGuest, DeviceSimulated)
 	}
-	return checkSNPCertificates(e.Certificates)
+	switch {
+	case e.Platform == PlatformNone:
+		for _, f := range []struct {
+			name    string
+			present bool
+		}{{"device", e.Device != ""}, {"report", e.Report != nil}, {"certificates", e.Certificates != nil}, {"collateral", e.Collateral != nil}} {
+			if f.present {
+				return fmt.Errorf("%s: unattested evidence (platform none) carries none", f.name)
+			}
+		}
+		return nil
+	case e.Platform.snp():
+		if len(e.Report) != abi.ReportSize {
+			return fmt.Errorf("report: %d bytes, want %d (an SEV-SNP ATTESTATION_REPORT)", len(e.Report), abi.ReportSize)
+		}
+		if err := checkCollateral(e.Collateral, CollateralSNPCRL); err != nil {
+			return err
+		}
+		return checkSNPCertificates(e.Certificates)
+	default: // tdx, sim-tdx
+		if len(e.Report) < tabi.QuoteMinSize || len(e.Report) > MaxQuoteSize {
+			return fmt.Errorf("report: %d bytes, want a TD quote of %d to %d bytes", len(e.Report), tabi.QuoteMinSize, MaxQuoteSize)
+		}
+		if e.Certificates != nil {
+			return errors.New("certificates: not used by TDX evidence (the quote carries its PCK certificate chain)")
+		}
+		return checkTDXCollateral(e.Collateral)
+	}
+}
+
+// checkCollateral checks that c has no entries but the named ones, none
+// empty.
+func checkCollateral(c map[string][]byte, known ...string) error {
+	for _, name := range sortedKeys(c) {
+		found := false
+		for _, k := range known {
+			found = found || k == name
+		}
+		if !found {
+			return fmt.Errorf("collateral.%s: unknown entry (want %s)", name, strings.Join(known, ", "))
+		}
+		if len(c[name]) == 0 {
+			return fmt.Errorf("collateral.%s: empty", name)
+		}
+	}
+	return nil
+}
+
+// checkTDXCollateral checks that TDX collateral comes in complete sets: TCB
+// info and QE identity each with its issuer chain, and the CRLs with theirs.
+func checkTDXCollateral(c map[string][]byte) error {
+	if err := checkCollateral(c, CollateralTCBInfo, CollateralTCBInfoIssuerChain, CollateralQEIdentity,
+		CollateralQEIdentityIssuerChain, CollateralPCKCRL, CollateralPCKCRLIssuerChain, CollateralRootCACRL); err != nil {
+		return err
+	}
+	if len(c) == 0 {
+		return nil
+	}
+	has := func(name string) bool { _, ok := c[name]; return ok }
+	for _, set := range [][]string{
+		{CollateralTCBInfo, CollateralTCBInfoIssuerChain, CollateralQEIdentity, CollateralQEIdentityIssuerChain},
+		{CollateralPCKCRL, CollateralPCKCRLIssuerChain, CollateralRootCACRL},
+	} {
+		n := 0
+		for _, name := range set {
+			if has(name) {
+				n++
+			}
+		}
+		if n > 0 && n < len(set) {
+			for _, name := range set {
+				if !has(name) {
+					return fmt.Errorf("collateral.%s: missing (it comes with %s)", name, strings.Join(set, ", "))
+				}
+			}
+		}
+	}
+	if has(CollateralPCKCRL) && !has(CollateralTCBInfo) {
+		return fmt.Errorf("collateral.%s: missing (revocation lists are checked together with the TCB info)", CollateralTCBInfo)
+	}
+	return nil
 }
 
 func checkPlatform(p Platform) error {
 	switch {
-	case p.snp():
+	case p.snp(), p.tdx(), p == PlatformNone:
 		return nil
-	case p == PlatformNone:
-		return errors.New("platform: none is not attested and has no evidence")
 	case p.known():
 		return fmt.Errorf("platform: %s evidence is not supported in this build yet", p)
 	}
-	return fmt.Errorf("platform: unknown platform %q (want sev-snp or sim-snp)", string(p))
+	return fmt.Errorf("platform: unknown platform %q (want sev-snp, tdx, sim-snp, sim-tdx or none)", string(p))
 }
 
 // checkSNPCertificates checks that certs is a complete SEV-SNP chain of

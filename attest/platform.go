@@ -63,3 +63,8 @@ func (p Platform) String() string { return string(p) }
 func (p Platform) snp() bool {
 	return p == PlatformSEVSNP || p == PlatformSimSNP
 }
+
+// tdx reports whether p's evidence is a TD quote.
+func (p Platform) tdx() bool {
+	return p == PlatformTDX || p == PlatformSimTDX
+}

@@ -61,6 +61,7 @@ func (a *simSNP) Attest(ctx context.Context, reportData [64]byte) (*Evidence, er
 	return &Evidence{
 		Version:  EvidenceVersion,
 		Platform: PlatformSimSNP,
+		Device:   DeviceSimulated,
 		Report:   report,
 		Certificates: map[string][]byte{
 			CertARK:  chain.ARK,

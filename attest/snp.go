@@ -27,19 +27,57 @@ type snpChain struct {
 
 // verifySNP runs both steps for SEV-SNP evidence (already validated) against
 // the roots in t.
-func verifySNP(ctx context.Context, ev *Evidence, t snpTrust, now time.Time) (*Claims, error) {
+func verifySNP(ctx context.Context, ev *Evidence, t snpTrust, opts VerifyOptions, now time.Time) (*Claims, error) {
 	report, chain, err := checkSNPChain(ctx, ev, t, now)
 	if err != nil {
 		return nil, err
 	}
 	claims := snpClaims(ev.Platform, report, chain, t)
+	claims.Device = ev.Device
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	if err := checkSNPBaseline(report, chain); err != nil {
 		return claims, err
 	}
+	col := ev.Collateral
+	if opts.Collateral != nil {
+		col = opts.Collateral
+	}
+	if crl := col[CollateralSNPCRL]; crl != nil {
+		if err := checkSNPRevocation(crl, chain, now); err != nil {
+			return claims, err
+		}
+	} else {
+		claims.NotChecked = append(claims.NotChecked, "revocation of the ASK/VCEK (no AMD CRL: --collateral DIR with crl.der)")
+	}
 	return claims, nil
+}
+
+// checkSNPRevocation checks AMD's CRL for the product line: signed by the
+// pinned ARK, current, and naming neither the ASK (ASVK) nor the VCEK (VLEK).
+func checkSNPRevocation(der []byte, c *snpChain, now time.Time) error {
+	crl, err := x509.ParseRevocationList(der)
+	if err != nil {
+		return tcbError("collateral.crl: not a DER certificate revocation list: %v", err)
+	}
+	if err := crl.CheckSignatureFrom(c.ark); err != nil {
+		return tcbError("collateral.crl: not signed by the ARK: %v", err)
+	}
+	if now.After(crl.NextUpdate) {
+		return tcbError("collateral.crl: expired at %s (next update was due)", crl.NextUpdate.Format(time.RFC3339))
+	}
+	for _, r := range crl.RevokedCertificateEntries {
+		for _, cert := range []struct {
+			name string
+			c    *x509.Certificate
+		}{{c.icaName, c.ica}, {c.ekName, c.ek}} {
+			if r.SerialNumber != nil && r.SerialNumber.Cmp(cert.c.SerialNumber) == 0 {
+				return tcbError("certificates.%s: revoked by AMD at %s (serial %x)", cert.name, r.RevocationTime.Format(time.RFC3339), cert.c.SerialNumber)
+			}
+		}
+	}
+	return nil
 }
 
 // checkSNPChain is the chain step. The first checks repeat, field by field,
@@ -197,6 +235,8 @@ func snpClaims(p Platform, r *spb.Report, c *snpChain, t snpTrust) *Claims {
 		TCB:         tcbString(r.GetReportedTcb(), c.productTag),
 		ChipID:      append([]byte(nil), r.GetChipId()...),
 		Product:     c.productTag,
+		ReportedTCB: r.GetReportedTcb(),
+		GuestSVN:    r.GetGuestSvn(),
 	}
 	copy(claims.ReportData[:], r.GetReportData())
 	if pol, err := abi.ParseSnpPolicy(r.GetPolicy()); err == nil {

@@ -18,6 +18,10 @@ type VerifyOptions struct {
 	// Now is the time at which certificates must be valid; zero means
 	// time.Now().
 	Now time.Time
+	// Collateral, when set, replaces the evidence's own collateral (see
+	// Evidence.Collateral): a fresher AMD CRL, or Intel's TCB info and QE
+	// identity supplied at verification time.
+	Collateral map[string][]byte
 }
 
 // Claims is what verified evidence says about the guest that produced it.
@@ -46,23 +50,51 @@ type Claims struct {
 	// Product names the hardware, e.g. "Milan-B0", or "Kettle simulated
 	// Milan-B1" for sim-snp.
 	Product string
+	// Device is the guest interface the evidence says produced it.
+	Device string
+
+	// SEV-SNP only.
+	ReportedTCB uint64 // REPORTED_TCB
+	GuestSVN    uint32 // GUEST_SVN
+
+	// TDX only. Measurement is MRTD and HostData is MRCONFIGID.
+	RTMRs     [4][]byte
+	TEETCBSVN []byte // TEE_TCB_SVN, 16 bytes
+	QESVN     uint16
+	PCESVN    uint16
+	// CollateralChecked says the TCB was judged with Intel's TCB info and QE
+	// identity.
+	CollateralChecked bool
+
+	// NotChecked lists the checks verification did not make, for want of
+	// collateral, in words (e.g. "revocation (no AMD CRL)").
+	NotChecked []string
 }
 
 // MarshalJSON encodes the claims with byte strings in lower-case hex.
 func (c Claims) MarshalJSON() ([]byte, error) {
+	var rtmrs []string
+	if c.Platform.tdx() {
+		for _, r := range c.RTMRs {
+			rtmrs = append(rtmrs, hex.EncodeToString(r))
+		}
+	}
 	return json.Marshal(struct {
 		Platform    Platform `json:"platform"`
 		Simulated   bool     `json:"simulated"`
 		Product     string   `json:"product"`
+		Device      string   `json:"device,omitempty"`
 		Measurement string   `json:"measurement"`
+		RTMRs       []string `json:"rtmrs,omitempty"`
 		ReportData  string   `json:"reportData"`
 		HostData    string   `json:"hostData"`
 		Debug       bool     `json:"debug"`
 		VMPL        int      `json:"vmpl"`
 		TCB         string   `json:"tcb"`
-		ChipID      string   `json:"chipId"`
-	}{c.Platform, c.Simulated, c.Product, hex.EncodeToString(c.Measurement), hex.EncodeToString(c.ReportData[:]),
-		hex.EncodeToString(c.HostData), c.Debug, c.VMPL, c.TCB, hex.EncodeToString(c.ChipID)})
+		ChipID      string   `json:"chipId,omitempty"`
+		NotChecked  []string `json:"notChecked,omitempty"`
+	}{c.Platform, c.Simulated, c.Product, c.Device, hex.EncodeToString(c.Measurement), rtmrs, hex.EncodeToString(c.ReportData[:]),
+		hex.EncodeToString(c.HostData), c.Debug, c.VMPL, c.TCB, hex.EncodeToString(c.ChipID), c.NotChecked})
 }
 
 // Step names a verification step.
@@ -105,6 +137,10 @@ func (e *StepError) Unwrap() error { return e.Err }
 // evidence verified without VerifyOptions.AllowSimulated.
 var ErrSimulatedNotTrusted = errors.New("simulated evidence is signed by Kettle's TEST-ONLY key chain, which is trusted only when simulated evidence is allowed (--allow-simulated)")
 
+// ErrUnattested is wrapped by the chain-step error for evidence of platform
+// none: there is no report, nothing ties the bundle to hardware.
+var ErrUnattested = errors.New("UNATTESTED: the bundle was built with --attest none and carries no hardware report")
+
 func chainError(format string, args ...any) *StepError {
 	return &StepError{Step: StepChain, Err: fmt.Errorf(format, args...)}
 }
@@ -145,17 +181,26 @@ func Verify(ctx context.Context, ev *Evidence, opts VerifyOptions) (*Claims, err
 	if now.IsZero() {
 		now = time.Now()
 	}
-	var roots snpTrust
+	if ev.Platform.Simulated() && !opts.AllowSimulated {
+		return nil, &StepError{Step: StepChain, Err: fmt.Errorf("platform %s: %w", ev.Platform, ErrSimulatedNotTrusted)}
+	}
+	if opts.Collateral != nil && ev.Platform.snp() {
+		if err := checkCollateral(opts.Collateral, CollateralSNPCRL); err != nil {
+			return nil, tcbError("supplied collateral: %v", err)
+		}
+	}
 	switch ev.Platform {
 	case PlatformSEVSNP:
-		roots = amdTrust()
+		return verifySNP(ctx, ev, amdTrust(), opts, now)
 	case PlatformSimSNP:
-		if !opts.AllowSimulated {
-			return nil, &StepError{Step: StepChain, Err: fmt.Errorf("platform %s: %w", ev.Platform, ErrSimulatedNotTrusted)}
-		}
-		roots = simTrust()
-	default: // validate admits no other platform
-		return nil, chainError("platform %s: cannot be verified by this build", ev.Platform)
+		return verifySNP(ctx, ev, simTrust(), opts, now)
+	case PlatformTDX:
+		return verifyTDX(ctx, ev, intelTrust(), opts, now)
+	case PlatformSimTDX:
+		return verifyTDX(ctx, ev, simTDXTrust(), opts, now)
+	case PlatformNone:
+		return nil, &StepError{Step: StepChain, Err: ErrUnattested}
 	}
-	return verifySNP(ctx, ev, roots, now)
+	// validate admits no other platform
+	return nil, chainError("platform %s: cannot be verified by this build", ev.Platform)
 }

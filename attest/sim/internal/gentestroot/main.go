@@ -41,8 +41,13 @@ import (
 
 func main() {
 	dir := flag.String("dir", "attest/sim/testroot", "directory of the test root")
+	tdx := flag.Bool("tdx", false, "write only the TDX chain (tdx-*.pem), leaving the SEV-SNP chain as it is")
 	flag.Parse()
-	if err := run(*dir); err != nil {
+	gen := run
+	if *tdx {
+		gen = runTDX
+	}
+	if err := gen(*dir); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -205,10 +210,12 @@ func rsaKey(path string) (*rsa.PrivateKey, error) {
 	return k, nil
 }
 
-func ecKey(path string) (*ecdsa.PrivateKey, error) {
+func ecKey(path string) (*ecdsa.PrivateKey, error) { return ecKeyOn(path, elliptic.P384()) }
+
+func ecKeyOn(path string, curve elliptic.Curve) (*ecdsa.PrivateKey, error) {
 	key, err := loadKey(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		k, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+		k, err := ecdsa.GenerateKey(curve, rand.Reader)
 		if err != nil {
 			return nil, err
 		}
