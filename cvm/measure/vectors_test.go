@@ -102,7 +102,7 @@ func TestSNPVectors(t *testing.T) {
 			want: "f936f20fbe5e7900f0757c024bc238ebfe84e2566baa2363d4a88802b870410fb9cd61fd930c5a42784bb75dc64e21d1"},
 		{id: "S11", ovmf: amdSevSuffix, ovmfSHA: amdSevSHA256, vmm: VMMQEMU, vcpus: 1, sig: rome, features: 0x1,
 			kernel: synthetic,
-			want: "c1976b1a4c0cfbb1c3330a4dd916637c247e6ac6082a9fc6c30f06f4f56119079fe05ae22a35bdaae538b6dada43fbff"},
+			want:   "c1976b1a4c0cfbb1c3330a4dd916637c247e6ac6082a9fc6c30f06f4f56119079fe05ae22a35bdaae538b6dada43fbff"},
 		{id: "S12", ovmf: amdSevSuffix, ovmfSHA: amdSevSHA256, vmm: VMMQEMU, vcpus: 3, sig: milan, features: DefaultGuestFeatures,
 			kernel: synthetic, initrd: synthetic, append: appendArg("console=ttyS0 init=/init kettle.test=1"),
 			want: "107562990ec8097578b5eb3d16b980ccd8041ed9a0d7edc38f06b3301c267bd93caf0faeb68286c5e18ebcd55deefd71"},
