@@ -32,91 +32,29 @@ func (h NarHash) SRI() string { return "sha256-" + base64.StdEncoding.EncodeToSt
 // `nix hash path --base32` prints it (without the "sha256:" prefix).
 func (h NarHash) Nix32() string { return nixbase32.EncodeToString(h.SHA256[:]) }
 
-const (
-	// narBufSize is the size of each NAR output buffer. Large buffers keep
-	// the number of read(2) calls per big file low and feed SHA-256 in long
-	// runs.
-	narBufSize = 1 << 20
-	// narBuffers bounds the buffers one hasher has in flight: one being
-	// filled, the rest queued for or being hashed.
-	narBuffers = 3
-)
-
-// narHasher computes NAR hashes, reusing its buffers from one path to the
+// narHasher computes NAR hashes, reusing its chunks from one path to the
 // next. It is not safe for concurrent use; HashPaths gives each worker its
 // own.
-//
-// Hashing is a two-stage pipeline: the caller's goroutine walks the tree and
-// reads files into buffers (system time), a second goroutine runs SHA-256
-// over filled buffers (user time). The second goroutine starts only once the
-// first buffer fills, so small paths are hashed without it.
 type narHasher struct {
-	free      chan []byte // buffers ready for reuse; cap narBuffers
-	allocated int         // buffers created so far, at most narBuffers
+	pool *narPool
 }
 
 func newNarHasher() *narHasher {
-	return &narHasher{free: make(chan []byte, narBuffers)}
-}
-
-// get returns an empty buffer, waiting for one to come back from the hashing
-// goroutine when all narBuffers are in flight.
-func (nh *narHasher) get() []byte {
-	select {
-	case b := <-nh.free:
-		return b[:0]
-	default:
-	}
-	if nh.allocated < narBuffers {
-		nh.allocated++
-		return make([]byte, 0, narBufSize)
-	}
-	return (<-nh.free)[:0]
+	return &narHasher{pool: newNarPool()}
 }
 
 func (nh *narHasher) hash(ctx context.Context, path string) (NarHash, error) {
 	h := sha256.New()
-	var (
-		full chan []byte   // filled buffers for the hashing goroutine
-		done chan struct{} // closed when the hashing goroutine has finished
-	)
-	enc := &narEncoder{ctx: ctx, buf: nh.get()}
-	enc.flush = func(b []byte) ([]byte, error) {
-		if full == nil {
-			full = make(chan []byte, narBuffers)
-			done = make(chan struct{})
-			go func() {
-				defer close(done)
-				for b := range full {
-					h.Write(b)
-					nh.free <- b // never blocks: cap(free) == narBuffers
-				}
-			}()
-		}
-		full <- b
-		return nh.get(), nil
-	}
-	err := enc.dump(path)
-	if full != nil {
-		if err == nil {
-			full <- enc.buf
-		} else {
-			nh.free <- enc.buf
-		}
-		close(full)
-		<-done
-	} else {
-		if err == nil {
-			h.Write(enc.buf)
-		}
-		nh.free <- enc.buf
-	}
+	size, err := nh.pool.run(ctx, path, func(b []byte) error {
+		h.Write(b)
+		return nil
+	})
 	if err != nil {
 		return NarHash{}, fmt.Errorf("hashing %s: %w", path, err)
 	}
 	var out NarHash
 	h.Sum(out.SHA256[:0])
-	out.Size = enc.size
+	out.Size = size
 	return out, nil
 }
 
@@ -199,20 +137,11 @@ feed:
 
 // WriteNAR writes the NAR serialisation of path to w.
 func WriteNAR(w io.Writer, path string) error {
-	enc := &narEncoder{
-		ctx: context.Background(),
-		buf: make([]byte, 0, 256<<10),
-		flush: func(b []byte) ([]byte, error) {
-			if _, err := w.Write(b); err != nil {
-				return nil, err
-			}
-			return b[:0], nil
-		},
-	}
-	if err := enc.dump(path); err != nil {
-		return fmt.Errorf("writing NAR of %s: %w", path, err)
-	}
-	if _, err := w.Write(enc.buf); err != nil {
+	_, err := newNarPool().run(context.Background(), path, func(b []byte) error {
+		_, err := w.Write(b)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("writing NAR of %s: %w", path, err)
 	}
 	return nil

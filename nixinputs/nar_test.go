@@ -27,7 +27,7 @@ func makeTree(tb testing.TB) string {
 	tb.Helper()
 	root := filepath.Join(tb.TempDir(), "tree")
 	rng := rand.New(rand.NewSource(1))
-	big := make([]byte, 3*narBufSize+12345)
+	big := make([]byte, 3*narChunkSize+12345)
 	rng.Read(big)
 	files := map[string]string{
 		"a":                 "hello\n",

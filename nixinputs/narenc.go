@@ -50,18 +50,24 @@ import (
 // (O_NOFOLLOW) rather than followed. Full paths are built only for error
 // messages.
 
-// narEncoder writes a NAR into a byte buffer and hands full buffers to flush.
-// Writing into a buffer it owns lets file contents be read straight into it:
-// no intermediate copy between the kernel and the consumer (a hash or an
-// io.Writer).
+// narEncoder walks a tree and lays its NAR out in chunks (narpipe.go): it
+// writes the NAR's own tokens itself and, for file contents, opens the file
+// and reserves the bytes, which reader goroutines then fill in. It does
+// everything the layout depends on (listing, open, fstat); the readers do the
+// bulk of the system time (read, close), and the consumer only hashes or
+// writes. Nothing is copied twice: file contents are read straight into the
+// chunk the consumer receives.
 type narEncoder struct {
 	ctx   context.Context
-	buf   []byte                       // pending output, len(buf) bytes filled
-	flush func([]byte) ([]byte, error) // consumes a full buffer, returns an empty one
-	size  uint64                       // bytes emitted so far, including buf
+	cur   *narChunk                          // chunk being laid out
+	buf   []byte                             // cur's bytes so far
+	next  func(*narChunk) (*narChunk, error) // hands over a laid-out chunk, returns an empty one
+	size  uint64                             // bytes laid out so far, including buf
+	files []narFile                          // slab for open files, to allocate in batches
 
 	root   string      // the path being archived, cleaned
 	stack  []string    // names from root down to the node being written
+	dirs   []string    // paths of the directories being listed, for errors
 	levels []*dirLevel // listing storage per depth, reused between siblings
 	dirbuf []byte      // raw directory entries, reused
 	link   []byte      // symlink target buffer, reused
@@ -91,11 +97,13 @@ func (e *narEncoder) room() error {
 	if len(e.buf) < cap(e.buf) {
 		return nil
 	}
-	b, err := e.flush(e.buf)
+	e.cur.buf = e.buf
+	c, err := e.next(e.cur)
 	if err != nil {
+		e.cur, e.buf = nil, nil
 		return err
 	}
-	e.buf = b[:0]
+	e.cur, e.buf = c, c.buf[:0]
 	return nil
 }
 
@@ -179,7 +187,7 @@ func (e *narEncoder) dump(path string) error {
 		return fmt.Errorf("empty path")
 	}
 	e.root = filepath.Clean(path)
-	e.stack = e.stack[:0]
+	e.stack, e.dirs = e.stack[:0], e.dirs[:0]
 	if err := fstatat(unix.AT_FDCWD, e.root, &e.st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return e.pathErr("lstat", err)
 	}
@@ -246,16 +254,16 @@ func (e *narEncoder) symlink(dirfd int, name string) error {
 			return e.pathErr("readlink", err)
 		}
 		if n < len(e.link) {
-			return e.strs3("(", "type", "symlink", "target", e.link[:n])
+			return e.symlinkTokens(e.link[:n])
 		}
 		// Possibly truncated: retry with a larger buffer.
 		e.link = make([]byte, 2*len(e.link))
 	}
 }
 
-// strs3 writes the tokens of a symlink node: four strings, b, then ")".
-func (e *narEncoder) strs3(a, b, c, d string, target []byte) error {
-	if err := e.strs(a, b, c, d); err != nil {
+// symlinkTokens writes the tokens of a symlink node.
+func (e *narEncoder) symlinkTokens(target []byte) error {
+	if err := e.strs("(", "type", "symlink", "target"); err != nil {
 		return err
 	}
 	if err := e.strb(target); err != nil {
@@ -282,6 +290,8 @@ func (e *narEncoder) directory(dirfd int, name string, depth int) error {
 	if err := e.strs("(", "type", "directory"); err != nil {
 		return err
 	}
+	e.dirs = append(e.dirs, e.path())
+	defer func() { e.dirs = e.dirs[:len(e.dirs)-1] }()
 	for _, ent := range lv.ents {
 		child := lv.names[ent.off : ent.off+ent.n]
 		if err := e.strs("entry", "(", "name", child, "node"); err != nil {
@@ -324,81 +334,92 @@ func (e *narEncoder) regular(dirfd int, name string) error {
 	if err != nil {
 		return e.pathErr("open", err)
 	}
-	defer unix.Close(fd)
 	st := &e.st
 	if err := fstat(fd, st); err != nil {
+		unix.Close(fd)
 		return e.pathErr("fstat", err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(fd)
 		return fmt.Errorf("%s: changed type while archiving", e.path())
 	}
-	if err := e.strs("(", "type", "regular"); err != nil {
-		return err
-	}
-	// Nix marks a file executable when the owner may execute it.
-	if st.Mode&unix.S_IXUSR != 0 {
-		if err := e.strs("executable", ""); err != nil {
-			return err
-		}
-	}
-	if err := e.str("contents"); err != nil {
-		return err
-	}
-	size := st.Size
-	if err := e.u64(uint64(size)); err != nil {
-		return err
-	}
-	if err := e.contents(fd, size); err != nil {
-		return err
-	}
-	if err := e.pad(uint64(size)); err != nil {
+	if err := e.regularTokens(fd, st.Mode&unix.S_IXUSR != 0, st.Size, name); err != nil {
 		return err
 	}
 	return e.str(")")
 }
 
-// contents reads exactly size bytes of the file fd straight into the output
-// buffer.
-func (e *narEncoder) contents(fd int, size int64) error {
-	for left := size; left > 0; {
+// regularTokens writes a regular file's tokens up to its padded contents, and
+// takes over fd: it is closed here or by a reader.
+func (e *narEncoder) regularTokens(fd int, exec bool, size int64, name string) error {
+	if err := e.strs("(", "type", "regular"); err != nil {
+		unix.Close(fd)
+		return err
+	}
+	// Nix marks a file executable when the owner may execute it.
+	if exec {
+		if err := e.strs("executable", ""); err != nil {
+			unix.Close(fd)
+			return err
+		}
+	}
+	if err := e.str("contents"); err != nil {
+		unix.Close(fd)
+		return err
+	}
+	if err := e.u64(uint64(size)); err != nil {
+		unix.Close(fd)
+		return err
+	}
+	if size == 0 {
+		unix.Close(fd)
+		return nil
+	}
+	if err := e.contents(fd, size, name); err != nil {
+		return err
+	}
+	return e.pad(uint64(size))
+}
+
+// contents reserves the next size bytes of output for the file fd, to be
+// filled in by the readers, chunk by chunk. It takes over fd: the last of the
+// file's readers (or contents itself) closes it.
+func (e *narEncoder) contents(fd int, size int64, name string) error {
+	if len(e.files) == cap(e.files) {
+		e.files = make([]narFile, 0, 256)
+	}
+	e.files = e.files[:len(e.files)+1]
+	f := &e.files[len(e.files)-1]
+	*f = narFile{fd: fd, size: size, dir: e.dir(), name: name}
+	// The walker holds one reference while laying the file out, so that
+	// readers cannot close it between parts.
+	f.refs.Store(1)
+	defer f.release()
+	for off := int64(0); off < size; {
 		if err := e.room(); err != nil {
 			return err
 		}
-		space := e.buf[len(e.buf):cap(e.buf)]
-		if int64(len(space)) > left {
-			space = space[:left]
+		start := len(e.buf)
+		n := int64(cap(e.buf) - start)
+		if n > size-off {
+			n = size - off
 		}
-		n, err := readFull(fd, space)
-		e.buf = e.buf[:len(e.buf)+n]
+		e.buf = e.buf[:start+int(n)]
 		e.size += uint64(n)
-		left -= int64(n)
-		if err != nil {
-			return e.pathErr("read", err)
-		}
-		if n < len(space) {
-			return fmt.Errorf("%s: file shrank while archiving (%d of %d bytes read)", e.path(), size-left, size)
-		}
+		f.refs.Add(1)
+		e.cur.fills = append(e.cur.fills, narFill{file: f, off: off, start: start, end: start + int(n)})
+		off += n
 	}
 	return nil
 }
 
-// readFull reads into b until it is full, EOF or an error; EINTR is retried.
-func readFull(fd int, b []byte) (int, error) {
-	n := 0
-	for n < len(b) {
-		m, err := unix.Read(fd, b[n:])
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return n, err
-		}
-		if m == 0 {
-			break
-		}
-		n += m
+// dir returns the path of the directory being listed ("" at the root), for
+// error messages.
+func (e *narEncoder) dir() string {
+	if len(e.dirs) == 0 {
+		return ""
 	}
-	return n, nil
+	return e.dirs[len(e.dirs)-1]
 }
 
 // The wrappers below retry on EINTR.
