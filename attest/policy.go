@@ -3,6 +3,7 @@ package attest
 import (
 	"bytes"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -442,7 +443,7 @@ func phexList(n *yaml.Node, key string, size int) ([][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([][]byte, 0, len(items))
+	var out [][]byte
 	for i, it := range items {
 		b, err := phex(it, fmt.Sprintf("%s[%d]", key, i), size)
 		if err != nil {
@@ -451,4 +452,69 @@ func phexList(n *yaml.Node, key string, size int) ([][]byte, error) {
 		out = append(out, b)
 	}
 	return out, nil
+}
+
+// Marshal returns p as the JSON policy file ParsePolicy reads back to an
+// equal Policy (hex in lower case, absent keys left out).
+func (p *Policy) Marshal() ([]byte, error) {
+	type tcb struct {
+		BootLoader uint8 `json:"bootloader"`
+		TEE        uint8 `json:"tee"`
+		SNP        uint8 `json:"snp"`
+		Microcode  uint8 `json:"microcode"`
+	}
+	type snp struct {
+		Measurements []string `json:"measurements,omitempty"`
+		HostData     string   `json:"hostData,omitempty"`
+		VMPL         *int     `json:"vmpl,omitempty"`
+		MinTCB       *tcb     `json:"minTCB,omitempty"`
+		MinGuestSVN  uint32   `json:"minGuestSVN,omitempty"`
+	}
+	type tdxm struct {
+		MRTD  string `json:"mrtd"`
+		RTMR0 string `json:"rtmr0,omitempty"`
+		RTMR1 string `json:"rtmr1,omitempty"`
+		RTMR2 string `json:"rtmr2,omitempty"`
+		RTMR3 string `json:"rtmr3,omitempty"`
+	}
+	type tdx struct {
+		Measurements      []tdxm `json:"measurements,omitempty"`
+		MRConfigID        string `json:"mrConfigID,omitempty"`
+		MinTEETCBSVN      string `json:"minTEETCBSVN,omitempty"`
+		MinQESVN          uint16 `json:"minQESVN,omitempty"`
+		MinPCESVN         uint16 `json:"minPCESVN,omitempty"`
+		RequireCollateral bool   `json:"requireCollateral,omitempty"`
+	}
+	out := struct {
+		Version   int        `json:"version"`
+		Platforms []Platform `json:"platforms,omitempty"`
+		SNP       *snp       `json:"snp,omitempty"`
+		TDX       *tdx       `json:"tdx,omitempty"`
+	}{Version: p.Version, Platforms: p.Platforms}
+	hexes := func(bs [][]byte) []string {
+		var s []string
+		for _, b := range bs {
+			s = append(s, hex.EncodeToString(b))
+		}
+		return s
+	}
+	if sp := p.SNP; sp != nil {
+		out.SNP = &snp{Measurements: hexes(sp.Measurements), HostData: hex.EncodeToString(sp.HostData), VMPL: sp.VMPL, MinGuestSVN: sp.MinGuestSVN}
+		if sp.MinTCB != nil {
+			out.SNP.MinTCB = &tcb{sp.MinTCB.BootLoader, sp.MinTCB.TEE, sp.MinTCB.SNP, sp.MinTCB.Microcode}
+		}
+	}
+	if tp := p.TDX; tp != nil {
+		out.TDX = &tdx{MRConfigID: hex.EncodeToString(tp.MRConfigID), MinTEETCBSVN: hex.EncodeToString(tp.MinTEETCBSVN),
+			MinQESVN: tp.MinQESVN, MinPCESVN: tp.MinPCESVN, RequireCollateral: tp.RequireCollateral}
+		for _, m := range tp.Measurements {
+			out.TDX.Measurements = append(out.TDX.Measurements, tdxm{hex.EncodeToString(m.MRTD), hex.EncodeToString(m.RTMRs[0]),
+				hex.EncodeToString(m.RTMRs[1]), hex.EncodeToString(m.RTMRs[2]), hex.EncodeToString(m.RTMRs[3])})
+		}
+	}
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
 }

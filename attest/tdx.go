@@ -242,7 +242,6 @@ func p256Key(raw []byte) (*ecdsa.PublicKey, error) {
 		return nil, fmt.Errorf("%d bytes, want 64 (P-256 X ‖ Y)", len(raw))
 	}
 	x, y := new(big.Int).SetBytes(raw[:32]), new(big.Int).SetBytes(raw[32:])
-	//lint:ignore SA1019 IsOnCurve is the check needed on raw coordinates.
 	if !elliptic.P256().IsOnCurve(x, y) {
 		return nil, errors.New("not a point on P-256")
 	}
