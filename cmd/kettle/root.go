@@ -36,6 +36,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newManifestCommand(),
 		newHashCommand(),
 		newClosureCommand(),
+		newMeasureCommand(),
 		newVersionCommand(),
 	)
 	return root

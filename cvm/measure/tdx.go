@@ -4,6 +4,7 @@ import (
 	"crypto/sha512"
 	"encoding/binary"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -366,4 +367,35 @@ func (m *TDXMeasurements) replay(kernel [48]byte, cmdline string, initrd *TDXIni
 	r1, r2 := ReplayRTMR(m.RTMR1Events), ReplayRTMR(m.RTMR2Events)
 	m.RTMR1, m.RTMR2 = &r1, &r2
 	return nil
+}
+
+// ParseMemorySize reads a memory size as QEMU's -m does: a number of bytes,
+// or with a suffix K, M, G or T (powers of 1024); a bare number with no
+// suffix is taken as MiB, as -m takes it.
+func ParseMemorySize(s string) (uint64, error) {
+	if s == "" {
+		return 0, fmt.Errorf("memory size: empty")
+	}
+	mul := uint64(1 << 20)
+	num := s
+	switch s[len(s)-1] {
+	case 'k', 'K':
+		mul, num = 1<<10, s[:len(s)-1]
+	case 'm', 'M':
+		mul, num = 1<<20, s[:len(s)-1]
+	case 'g', 'G':
+		mul, num = 1<<30, s[:len(s)-1]
+	case 't', 'T':
+		mul, num = 1<<40, s[:len(s)-1]
+	case 'b', 'B':
+		mul, num = 1, s[:len(s)-1]
+	}
+	n, err := strconv.ParseUint(num, 10, 64)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("memory size %q: want a positive number with an optional K, M, G or T suffix", s)
+	}
+	if n > (1<<52)/mul {
+		return 0, fmt.Errorf("memory size %q: too large", s)
+	}
+	return n * mul, nil
 }
