@@ -28,6 +28,9 @@ type AttesterOptions struct {
 	// pre-attested build, the requester's nonce, which the launcher commits to
 	// at launch). Hardware backends report what their launcher set.
 	HostData [32]byte
+	// Collateral goes into the evidence as it is (see Evidence.Collateral),
+	// so that verification can judge the TCB offline.
+	Collateral map[string][]byte
 }
 
 // SimMeasurementLabel is hashed into the default sim-snp launch measurement.
@@ -40,19 +43,38 @@ func DefaultSimMeasurement() []byte {
 	return sum[:]
 }
 
-// NewAttester returns the backend for p. This build implements sim-snp;
-// sev-snp, tdx, az-snp and sim-tdx are named but return an error saying they
-// are not supported yet, and none has no attester.
+// NewAttester returns the backend for p: sim-snp and sim-tdx (simulated),
+// none (evidence that says the build is not attested, which verification
+// reports as UNATTESTED). az-snp is named but not supported yet; hardware
+// backends are returned by NewHardwareAttester.
 func NewAttester(p Platform, opts AttesterOptions) (Attester, error) {
 	switch p {
 	case PlatformSimSNP:
 		return newSimSNP(opts)
 	case PlatformSimTDX:
 		return newSimTDX(opts)
-	case PlatformSEVSNP, PlatformTDX, PlatformAzSNP:
+	case PlatformSEVSNP, PlatformTDX:
+		h, err := newHardware(context.Background(), p, "/", opts, nil)
+		if err != nil {
+			return nil, err
+		}
+		return h, nil
+	case PlatformAzSNP:
 		return nil, fmt.Errorf("attestation platform %s is not supported in this build yet", p)
 	case PlatformNone:
-		return nil, fmt.Errorf("attestation platform none has no attester: the build is not attested")
+		return noneAttester{}, nil
 	}
 	return nil, fmt.Errorf("unknown attestation platform %q", string(p))
+}
+
+// noneAttester writes unattested evidence: {"version":1,"platform":"none"}.
+type noneAttester struct{}
+
+func (noneAttester) Platform() Platform  { return PlatformNone }
+func (noneAttester) Measurement() []byte { return nil }
+func (noneAttester) Attest(ctx context.Context, _ [64]byte) (*Evidence, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return &Evidence{Version: EvidenceVersion, Platform: PlatformNone}, nil
 }

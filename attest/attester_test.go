@@ -14,10 +14,9 @@ func TestNewAttesterPlatforms(t *testing.T) {
 		p    Platform
 		want string
 	}{
-		{PlatformSEVSNP, "not supported in this build yet"},
-		{PlatformTDX, "not supported in this build yet"},
+		{PlatformSEVSNP, "sev-snp: neither /sys/kernel/config/tsm/report nor /dev/sev-guest is there"},
+		{PlatformTDX, "tdx: /sys/kernel/config/tsm/report is not there"},
 		{PlatformAzSNP, "not supported in this build yet"},
-		{PlatformNone, "not attested"},
 		{Platform("sgx"), "unknown attestation platform"},
 		{Platform("snp"), "unknown attestation platform"}, // an alias ParsePlatform resolves
 		{Platform(""), "unknown attestation platform"},

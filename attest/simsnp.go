@@ -17,10 +17,11 @@ type simSNP struct {
 	measurement [abi.MeasurementSize]byte
 	hostData    [abi.HostDataSize]byte
 	reportID    [abi.ReportIDSize]byte
+	collateral  map[string][]byte
 }
 
 func newSimSNP(opts AttesterOptions) (*simSNP, error) {
-	a := &simSNP{hostData: opts.HostData}
+	a := &simSNP{hostData: opts.HostData, collateral: opts.Collateral}
 	m := opts.Measurement
 	if m == nil {
 		m = DefaultSimMeasurement()
@@ -59,10 +60,11 @@ func (a *simSNP) Attest(ctx context.Context, reportData [64]byte) (*Evidence, er
 	}
 	chain := a.signer.Chain()
 	return &Evidence{
-		Version:  EvidenceVersion,
-		Platform: PlatformSimSNP,
-		Device:   DeviceSimulated,
-		Report:   report,
+		Collateral: a.collateral,
+		Version:    EvidenceVersion,
+		Platform:   PlatformSimSNP,
+		Device:     DeviceSimulated,
+		Report:     report,
 		Certificates: map[string][]byte{
 			CertARK:  chain.ARK,
 			CertASK:  chain.ASK,

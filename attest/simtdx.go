@@ -21,12 +21,13 @@ func DefaultSimTDXMeasurement() []byte {
 // simTDX is the sim-tdx backend: one TD on the simulated platform of package
 // sim, whose quoting enclave signs with the TEST-ONLY PCK key.
 type simTDX struct {
-	signer *sim.TDXSigner
-	fields sim.TDXFields
+	signer     *sim.TDXSigner
+	fields     sim.TDXFields
+	collateral map[string][]byte
 }
 
 func newSimTDX(opts AttesterOptions) (*simTDX, error) {
-	a := &simTDX{}
+	a := &simTDX{collateral: opts.Collateral}
 	m := opts.Measurement
 	if m == nil {
 		m = DefaultSimTDXMeasurement()
@@ -60,5 +61,5 @@ func (a *simTDX) Attest(ctx context.Context, reportData [64]byte) (*Evidence, er
 	if err != nil {
 		return nil, fmt.Errorf("sim-tdx: %w", err)
 	}
-	return &Evidence{Version: EvidenceVersion, Platform: PlatformSimTDX, Device: DeviceSimulated, Report: raw}, nil
+	return &Evidence{Version: EvidenceVersion, Platform: PlatformSimTDX, Device: DeviceSimulated, Report: raw, Collateral: a.collateral}, nil
 }
