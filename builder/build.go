@@ -323,9 +323,11 @@ func Build(ctx context.Context, opts BuildOptions) (*BuildResult, error) {
 	info.ManifestLeafCount = len(manifest.Leaves)
 	info.BuilderID = BuilderIDBase + string(opts.Attester.Platform())
 	info.BuilderVersion = map[string]string{
-		"kettle":      kettleVersion,
-		"platform":    string(opts.Attester.Platform()),
-		"measurement": result.Measurement,
+		"kettle":   kettleVersion,
+		"platform": string(opts.Attester.Platform()),
+	}
+	if result.Measurement != "" { // --attest none has no launch measurement
+		info.BuilderVersion["measurement"] = result.Measurement
 	}
 	info.InvocationID = invocationID(manifest.Root, opts.Nonce, started)
 	info.StartedOn = started.UTC()

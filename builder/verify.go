@@ -10,6 +10,7 @@ import (
 	"io"
 	"path"
 	"sort"
+	"strings"
 
 	"github.com/kettle-build/kettle/attest"
 	"github.com/kettle-build/kettle/nixinputs"
@@ -64,6 +65,14 @@ type VerifyOptions struct {
 	UseStore bool
 	// AllowSimulated accepts evidence signed by Kettle's test-only roots.
 	AllowSimulated bool
+	// AllowUnattested accepts a bundle built with --attest none: the
+	// hardware steps are skipped and the verdict says UNATTESTED.
+	AllowUnattested bool
+	// Policy, when set, is applied at the tcb and measurement steps.
+	Policy *attest.Policy
+	// Collateral, when set, replaces the evidence's collateral (AMD CRL;
+	// Intel TCB info, QE identity and CRLs).
+	Collateral map[string][]byte
 }
 
 // VerifyReport is the verdict with every step.
@@ -71,18 +80,24 @@ type VerifyReport struct {
 	Bundle      string          `json:"bundle"`
 	OK          bool            `json:"ok"`
 	Simulated   bool            `json:"simulated"`
+	Unattested  bool            `json:"unattested"`
 	Platform    attest.Platform `json:"platform,omitempty"`
 	Measurement string          `json:"measurement,omitempty"`
 	Subjects    []string        `json:"subjects,omitempty"`
 	Steps       []StepResult    `json:"steps"`
 	// Failed names the first broken link ("" when OK).
 	Failed string `json:"failed,omitempty"`
+	// NotChecked lists, in words, the checks verification did not make: for
+	// want of a policy, of --measurement or --nonce, or of collateral.
+	NotChecked []string `json:"notChecked,omitempty"`
 }
 
 // Verdict is the one-line summary of the report.
 func (r *VerifyReport) Verdict() string {
 	var s string
 	switch {
+	case r.OK && r.Unattested:
+		s = "UNATTESTED (accepted with --allow-unattested): provenance, manifest and subjects hold, but nothing ties this bundle to hardware"
 	case r.OK:
 		s = "VERIFIED"
 		var skipped []string
@@ -94,6 +109,11 @@ func (r *VerifyReport) Verdict() string {
 		if len(skipped) > 0 {
 			s += fmt.Sprintf(" (not checked: %v)", skipped)
 		}
+		if len(r.NotChecked) > 0 {
+			s += fmt.Sprintf(" — %d check(s) not made, see below", len(r.NotChecked))
+		}
+	case r.Unattested:
+		s = "UNATTESTED: FAILED at " + r.Failed
 	default:
 		s = "FAILED at " + r.Failed
 	}
@@ -168,6 +188,7 @@ func (v *verifier) readBundle(context.Context) (Status, string, error) {
 	v.evidence = ev
 	v.report.Platform = ev.Platform
 	v.report.Simulated = ev.Platform.Simulated()
+	v.report.Unattested = ev.Platform == attest.PlatformNone
 	return Pass, fmt.Sprintf("%s, %s, %s and %d artifact(s); evidence platform %s",
 		provenance.FileProvenance, provenance.FileEvidence, provenance.FileManifest, len(b.Artifacts), ev.Platform), nil
 }
@@ -178,9 +199,12 @@ func (v *verifier) attestation(ctx context.Context) error {
 		return v.attErr
 	}
 	v.attested = true
-	claims, err := attest.Verify(ctx, v.evidence, attest.VerifyOptions{AllowSimulated: v.opts.AllowSimulated})
+	claims, err := attest.Verify(ctx, v.evidence, attest.VerifyOptions{AllowSimulated: v.opts.AllowSimulated, Collateral: v.opts.Collateral})
 	if err != nil {
 		v.attErr = err
+		if claims != nil { // the chain held: show what the rejected evidence says
+			v.report.Measurement = fmt.Sprintf("%x", claims.Measurement)
+		}
 		return err
 	}
 	v.claims = claims
@@ -196,7 +220,19 @@ func simTag(c *attest.Claims, s string) string {
 	return s
 }
 
+// unattested reports the hardware steps of a bundle built with --attest
+// none: a failure unless the verifier allows it, then skipped.
+func (v *verifier) unattested() (Status, string, error) {
+	if !v.opts.AllowUnattested {
+		return "", "", fmt.Errorf("%w (pass --allow-unattested to check the rest of the bundle anyway)", attest.ErrUnattested)
+	}
+	return Skipped, "UNATTESTED: no hardware report (accepted with --allow-unattested)", nil
+}
+
 func (v *verifier) chain(ctx context.Context) (Status, string, error) {
+	if v.report.Unattested {
+		return v.unattested()
+	}
 	err := v.attestation(ctx)
 	var se *attest.StepError
 	if errors.As(err, &se) && se.Step != attest.StepChain {
@@ -206,28 +242,72 @@ func (v *verifier) chain(ctx context.Context) (Status, string, error) {
 	if err != nil {
 		return "", "", err
 	}
-	return Pass, simTag(v.claims, fmt.Sprintf("%s report signed by a certificate chain to the %s root", v.claims.Platform, v.claims.Product)), nil
+	device := ""
+	if v.claims.Device != "" {
+		device = ", obtained through " + v.claims.Device
+	}
+	return Pass, simTag(v.claims, fmt.Sprintf("%s report signed by a certificate chain to the %s root%s", v.claims.Platform, v.claims.Product, device)), nil
 }
 
+func (v *verifier) notChecked(s ...string) { v.report.NotChecked = append(v.report.NotChecked, s...) }
+
 func (v *verifier) tcb(ctx context.Context) (Status, string, error) {
+	if v.report.Unattested {
+		return v.unattested()
+	}
 	if err := v.attestation(ctx); err != nil {
 		return "", "", err
 	}
-	return Pass, simTag(v.claims, fmt.Sprintf("baseline policy: debug=%t vmpl=%d tcb=%s", v.claims.Debug, v.claims.VMPL, v.claims.TCB)), nil
+	c := v.claims
+	v.notChecked(c.NotChecked...)
+	detail := fmt.Sprintf("baseline: debug=%t vmpl=%d tcb=%s", c.Debug, c.VMPL, c.TCB)
+	if v.opts.Policy == nil {
+		v.notChecked("policy: minimum TCB/SVNs, HOST_DATA/MRCONFIGID, VMPL and allowed measurements (no --policy given)")
+		return Pass, simTag(c, detail+"; no --policy: only the baseline applies"), nil
+	}
+	rep, err := v.opts.Policy.CheckTCB(c)
+	if err != nil {
+		return "", "", err
+	}
+	v.notChecked(rep.NotChecked...)
+	if len(rep.Checked) > 0 {
+		detail += "; policy: " + strings.Join(rep.Checked, ", ")
+	}
+	return Pass, simTag(c, detail), nil
 }
 
 func (v *verifier) measurement(context.Context) (Status, string, error) {
+	if v.report.Unattested {
+		return Skipped, "UNATTESTED: no launch measurement", nil
+	}
 	got := v.claims.Measurement
-	if v.opts.Measurement == nil {
-		return Skipped, fmt.Sprintf("no --measurement given; the report carries %x", got), nil
+	var details []string
+	if v.opts.Policy != nil {
+		ok, detail, err := v.opts.Policy.CheckMeasurement(v.claims)
+		if err != nil {
+			return "", "", err
+		}
+		if ok {
+			details = append(details, detail)
+		}
 	}
-	if !bytes.Equal(got, v.opts.Measurement) {
-		return "", "", fmt.Errorf("launch measurement %x, expected %x", got, v.opts.Measurement)
+	if v.opts.Measurement != nil {
+		if !bytes.Equal(got, v.opts.Measurement) {
+			return "", "", fmt.Errorf("launch measurement %x, expected %x", got, v.opts.Measurement)
+		}
+		details = append(details, fmt.Sprintf("launch measurement %x equals --measurement", got))
 	}
-	return Pass, fmt.Sprintf("launch measurement %x", got), nil
+	if len(details) == 0 {
+		v.notChecked("launch measurement (no --measurement, and no allowed measurements in a --policy)")
+		return Skipped, fmt.Sprintf("no --measurement or policy measurements given; the report carries %x", got), nil
+	}
+	return Pass, strings.Join(details, "; "), nil
 }
 
 func (v *verifier) binding(context.Context) (Status, string, error) {
+	if v.report.Unattested {
+		return Skipped, "UNATTESTED: no report_data binds the provenance", nil
+	}
 	digest := sha256.Sum256(v.bundle.Provenance)
 	rd := v.claims.ReportData
 	if subtle.ConstantTimeCompare(rd[:32], digest[:]) != 1 {
@@ -235,6 +315,7 @@ func (v *verifier) binding(context.Context) (Status, string, error) {
 	}
 	nonce := rd[32:]
 	if v.opts.Nonce == nil {
+		v.notChecked("nonce in report_data[32:64] (no --nonce given)")
 		return Pass, fmt.Sprintf("report_data = SHA-256(%s) %x ‖ nonce %x (nonce not checked: no --nonce given)", provenance.FileProvenance, digest, nonce), nil
 	}
 	if subtle.ConstantTimeCompare(nonce, v.opts.Nonce[:]) != 1 {

@@ -15,9 +15,9 @@ import (
 
 func newBuildCommand(driver func() *nixinputs.Driver) *cobra.Command {
 	var (
-		output, platform, nonceHex, measurementHex, artifacts string
-		workers                                               int
-		asJSON, quiet                                         bool
+		output, platform, nonceHex, measurementHex, artifacts, collateralDir string
+		workers                                                              int
+		asJSON, quiet                                                        bool
 	)
 	cmd := &cobra.Command{
 		Use:   "build FLAKEREF[#ATTR]",
@@ -27,7 +27,8 @@ realises it with nix, walks the whole derivation closure, hashes every output an
 writes the Merkle-rooted input manifest and SLSA provenance, attests
 SHA-256(provenance.json) ‖ nonce, and writes the bundle atomically.`,
 		Example: `  kettle build --attest sim-snp -o hello.bundle path:./examples/hello
-  kettle build -o out.tar github:org/repo#pkg`,
+  kettle build -o out.tar github:org/repo#pkg
+  kettle build --attest none -o unattested.bundle path:./examples/hello`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var p attest.Platform
@@ -51,6 +52,11 @@ SHA-256(provenance.json) ‖ nonce, and writes the bundle atomically.`,
 			if measurementHex != "" {
 				if aopts.Measurement, err = parseHexN("sim-measurement", measurementHex, 48); err != nil {
 					return &exitError{2, err}
+				}
+			}
+			if collateralDir != "" {
+				if aopts.Collateral, err = attest.ReadCollateralDir(collateralDir); err != nil {
+					return &exitError{2, fmt.Errorf("--collateral: %w", err)}
 				}
 			}
 			var comp provenance.Compression
@@ -91,7 +97,8 @@ SHA-256(provenance.json) ‖ nonce, and writes the bundle atomically.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&output, "output", "o", "kettle-bundle", "bundle to write: a directory, or a file ending in .tar (must not exist)")
-	f.StringVar(&platform, "attest", "auto", "attestation backend: auto (the TEE this machine is), sev-snp, tdx, az-snp, sim-snp, sim-tdx")
+	f.StringVar(&platform, "attest", "auto", "attestation backend: auto (the TEE this machine is), sev-snp, tdx, sim-snp, sim-tdx, or none (an UNATTESTED bundle)")
+	f.StringVar(&collateralDir, "collateral", "", "directory of collateral to put in the evidence for offline TCB checks: crl.der (AMD), tcb_info.json, qe_identity.json, ... (Intel)")
 	f.StringVar(&nonceHex, "nonce", "", "requester's 32-byte nonce, hex (default all zero)")
 	f.StringVar(&measurementHex, "sim-measurement", "", "simulated backends: the 48-byte launch measurement to report, hex")
 	f.StringVar(&artifacts, "artifacts", "zst", "NAR exports of the outputs in artifacts/: zst, xz or none")
@@ -113,6 +120,9 @@ func printBuildResult(w io.Writer, r *builder.BuildResult) {
 	sim := ""
 	if r.Simulated {
 		sim = "  (SIMULATED: test-only key chain)"
+	}
+	if r.Platform == attest.PlatformNone {
+		sim = "  (UNATTESTED: no hardware report)"
 	}
 	fmt.Fprintf(w, "attestation   %s%s\n", r.Platform, sim)
 	fmt.Fprintf(w, "measurement   %s\n", r.Measurement)

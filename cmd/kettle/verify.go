@@ -3,17 +3,19 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/kettle-build/kettle/attest"
 	"github.com/kettle-build/kettle/builder"
 )
 
 func newVerifyCommand() *cobra.Command {
 	var (
-		nonceHex, measurementHex   string
-		useStore, allowSim, asJSON bool
+		nonceHex, measurementHex, policyFile, collateralDir string
+		useStore, allowSim, allowUnattested, asJSON         bool
 	)
 	cmd := &cobra.Command{
 		Use:   "verify BUNDLE",
@@ -22,10 +24,31 @@ func newVerifyCommand() *cobra.Command {
 the vendor root, the TCB policy, the launch measurement, the report_data binding
 (SHA-256(provenance.json) ‖ nonce), the provenance, the manifest root, and the subjects
 against the NAR hashes of the bundle's artifacts (or of the local store with --store).
-Any failure exits non-zero and names the broken link.`,
+Any failure exits non-zero and names the broken link.
+
+Without --policy, verify still checks the chain to the vendor root, Kettle's baseline
+(no debug guest, no migration agent, consistent firmware TCB), the binding, and the
+measurement given by --measurement, and lists the checks it did not make. A bundle
+built with --attest none is UNATTESTED and fails unless --allow-unattested is given.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := builder.VerifyOptions{Bundle: args[0], UseStore: useStore, AllowSimulated: allowSim}
+			opts := builder.VerifyOptions{Bundle: args[0], UseStore: useStore, AllowSimulated: allowSim, AllowUnattested: allowUnattested}
+			if policyFile != "" {
+				data, err := os.ReadFile(policyFile)
+				if err != nil {
+					return &exitError{2, fmt.Errorf("--policy: %w", err)}
+				}
+				if opts.Policy, err = attest.ParsePolicy(data); err != nil {
+					return &exitError{2, fmt.Errorf("--policy %s: %w", policyFile, err)}
+				}
+			}
+			if collateralDir != "" {
+				col, err := attest.ReadCollateralDir(collateralDir)
+				if err != nil {
+					return &exitError{2, fmt.Errorf("--collateral: %w", err)}
+				}
+				opts.Collateral = col
+			}
 			if nonceHex != "" {
 				b, err := parseHexN("nonce", nonceHex, 32)
 				if err != nil {
@@ -64,7 +87,10 @@ Any failure exits non-zero and names the broken link.`,
 	f.StringVar(&nonceHex, "nonce", "", "expected nonce in report_data[32:64], hex (32 bytes)")
 	f.StringVar(&measurementHex, "measurement", "", "expected launch measurement, hex (48 bytes)")
 	f.BoolVar(&useStore, "store", false, "re-hash the subjects from the local Nix store instead of artifacts/")
-	f.BoolVar(&allowSim, "allow-simulated", false, "accept evidence signed by Kettle's TEST-ONLY key chain (sim-snp)")
+	f.BoolVar(&allowSim, "allow-simulated", false, "accept evidence signed by Kettle's TEST-ONLY key chains (sim-snp, sim-tdx)")
+	f.BoolVar(&allowUnattested, "allow-unattested", false, "accept a bundle built with --attest none (reported as UNATTESTED)")
+	f.StringVar(&policyFile, "policy", "", "verification policy file, JSON or YAML (minimum TCB/SVNs, allowed measurements, HOST_DATA/MRCONFIGID, VMPL)")
+	f.StringVar(&collateralDir, "collateral", "", "directory of collateral replacing the evidence's: crl.der (AMD), tcb_info.json, qe_identity.json, ... (Intel)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
 }
@@ -76,5 +102,8 @@ func printReport(w io.Writer, r *builder.VerifyReport) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Step, s.Status, s.Detail)
 	}
 	tw.Flush()
+	for _, n := range r.NotChecked {
+		fmt.Fprintf(w, "not checked: %s\n", n)
+	}
 	fmt.Fprintf(w, "\n%s: %s\n", r.Bundle, r.Verdict())
 }
