@@ -54,7 +54,7 @@ func TestBuildBadInput(t *testing.T) {
 	unlocked := writeFlake(t, failingFlake, false)
 
 	dirty := filepath.Join(t.TempDir(), "dirty")
-	copyTree(t, filepath.Join(e2e.repo, "examples", "hello"), dirty)
+	copyTree(t, exampleFlake(t, "hello"), dirty)
 	for _, args := range [][]string{
 		{"init", "-q"}, {"add", "-A"},
 		{"-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "x"},
@@ -108,7 +108,7 @@ func TestBuildBadInput(t *testing.T) {
 func TestBuildRefusesExistingBundle(t *testing.T) {
 	requireNix(t)
 	out := t.TempDir() // exists
-	r := kettle(t, "build", "--attest", "sim-snp", "-o", out, "path:"+filepath.Join(e2e.repo, "examples", "hello"))
+	r := kettle(t, "build", "--attest", "sim-snp", "-o", out, "path:"+exampleFlake(t, "hello"))
 	if r.code == 0 || !strings.Contains(r.stderr, "exists") {
 		t.Fatalf("build over an existing path: exit %d, stderr %s", r.code, r.stderr)
 	}

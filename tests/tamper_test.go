@@ -192,7 +192,7 @@ func TestTarBundle(t *testing.T) {
 	dir := t.TempDir()
 	tarPath := filepath.Join(dir, "hello.tar")
 	r := kettle(t, "build", "--attest", "sim-snp", "--artifacts", "xz", "--sim-measurement", testMeasurement,
-		"-o", tarPath, "path:"+filepath.Join(e2e.repo, "examples", "hello"))
+		"-o", tarPath, "path:"+exampleFlake(t, "hello"))
 	if r.code != 0 {
 		t.Fatalf("build .tar: exit %d\n%s", r.code, r.stderr)
 	}
