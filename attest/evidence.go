@@ -200,6 +200,9 @@ func DecodeEvidence(data []byte) (*Evidence, error) {
 		if err != nil {
 			return nil, err
 		}
+		if len(entries) == 0 {
+			continue // an empty object is an absent one, as Marshal writes it
+		}
 		*f.dst = make(map[string][]byte, len(entries))
 		for _, name := range sortedKeys(entries) {
 			b, err := decodeBase64(entries[name])

@@ -2,12 +2,15 @@ package attest
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
 	"testing"
+
+	tdxdata "github.com/google/go-tdx-guest/testing/testdata"
 )
 
 // evidenceJSON renders evidence.json from parts, so that each bad-input case
@@ -244,6 +247,18 @@ func FuzzDecodeEvidence(f *testing.F) {
 	f.Add([]byte(`{"version":1,"platform":"sev-snp","report":"AAAA","certificates":{}}`))
 	f.Add([]byte(`{"version":2}`))
 	f.Add(append(append([]byte(nil), canonical...), "x"...))
+	f.Add([]byte(`{"version":1,"platform":"none"}`))
+	f.Add([]byte(`{"version":1,"platform":"none","report":""}`))
+	if real, err := (&Evidence{Version: 1, Platform: PlatformTDX, Report: tdxdata.RawQuote, Collateral: tdxCollateral(f)}).Marshal(); err == nil {
+		f.Add(real)
+	}
+	if a, err := NewAttester(PlatformSimTDX, AttesterOptions{}); err == nil {
+		if ev, err := a.Attest(context.Background(), [64]byte{4}); err == nil {
+			if b, err := ev.Marshal(); err == nil {
+				f.Add(b)
+			}
+		}
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ev, err := DecodeEvidence(data)
 		if err != nil {
@@ -252,8 +267,17 @@ func FuzzDecodeEvidence(f *testing.F) {
 			}
 			return
 		}
-		if !ev.Platform.snp() || len(ev.Report) != 1184 || ev.Version != 1 {
-			t.Fatalf("accepted evidence %s/v%d with a %d-byte report", ev.Platform, ev.Version, len(ev.Report))
+		okSize := false
+		switch {
+		case ev.Platform.snp():
+			okSize = len(ev.Report) == 1184 && len(ev.Certificates) >= 3
+		case ev.Platform.tdx():
+			okSize = len(ev.Report) >= 1020 && len(ev.Report) <= MaxQuoteSize && ev.Certificates == nil
+		case ev.Platform == PlatformNone:
+			okSize = ev.Report == nil && ev.Certificates == nil && ev.Collateral == nil
+		}
+		if !okSize || ev.Version != 1 {
+			t.Fatalf("accepted evidence %s/v%d with a %d-byte report and %d certificates", ev.Platform, ev.Version, len(ev.Report), len(ev.Certificates))
 		}
 		out, err := ev.Marshal()
 		if err != nil {

@@ -131,6 +131,37 @@ func TestRealHardwareRefused(t *testing.T) {
 // evidence: the chain reaches AMD's Milan ARK and the baseline policy holds.
 // (The vTPM half of that evidence is the az-snp platform's business.)
 func TestRealAzureReport(t *testing.T) {
+	ev, runtimeData := azureSNPEvidence(t)
+	hcl := append(make([]byte, 0x20), ev.Report...)
+	const snpOffset = 0x20
+	// The VCEK is valid from 2025-01-28 to 2032-01-28.
+	claims, err := Verify(context.Background(), ev, VerifyOptions{Now: azureNow})
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	sum := sha256.Sum256(runtimeData)
+	if !bytes.Equal(claims.ReportData[:32], sum[:]) {
+		t.Errorf("REPORT_DATA %x does not start with SHA-256 of the HCL runtime data %x", claims.ReportData, sum)
+	}
+	if !bytes.Equal(claims.Measurement, hcl[snpOffset+0x90:snpOffset+0xc0]) || !bytes.Equal(claims.ChipID, hcl[snpOffset+0x1a0:snpOffset+0x1e0]) {
+		t.Error("claims do not carry the report's MEASUREMENT and CHIP_ID")
+	}
+	if claims.Simulated || claims.Debug || claims.Product != "Milan-B1" {
+		t.Errorf("claims %+v", claims)
+	}
+	t.Logf("Azure guest: product %s, TCB %s, VMPL %d, measurement %x", claims.Product, claims.TCB, claims.VMPL, claims.Measurement)
+}
+
+// azureNow is inside the validity of the Azure sample's VCEK (2025-01-28 to
+// 2032-01-28).
+var azureNow = time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+
+// azureSNPEvidence returns the SEV-SNP report inside the HCL report of the
+// Azure sample as sev-snp evidence, with its VCEK and AMD's Milan ASK and
+// ARK, and the HCL runtime data its REPORT_DATA commits to. It skips the
+// test when ../shared/fixtures is absent.
+func azureSNPEvidence(t testing.TB) (*Evidence, []byte) {
+	t.Helper()
 	path := filepath.Join("..", "..", "shared", "fixtures", "azure-snp-ripgrep", "evidence.json")
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -172,20 +203,5 @@ func TestRealAzureReport(t *testing.T) {
 	ask, ark := milanChain(t)
 	ev := &Evidence{Version: 1, Platform: PlatformSEVSNP, Report: hcl[snpOffset:rtOffset],
 		Certificates: map[string][]byte{CertVCEK: vcek, CertASK: ask, CertARK: ark}}
-	// The VCEK is valid from 2025-01-28 to 2032-01-28.
-	claims, err := Verify(context.Background(), ev, VerifyOptions{Now: time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)})
-	if err != nil {
-		t.Fatalf("Verify: %v", err)
-	}
-	sum := sha256.Sum256(runtimeData)
-	if !bytes.Equal(claims.ReportData[:32], sum[:]) {
-		t.Errorf("REPORT_DATA %x does not start with SHA-256 of the HCL runtime data %x", claims.ReportData, sum)
-	}
-	if !bytes.Equal(claims.Measurement, hcl[snpOffset+0x90:snpOffset+0xc0]) || !bytes.Equal(claims.ChipID, hcl[snpOffset+0x1a0:snpOffset+0x1e0]) {
-		t.Error("claims do not carry the report's MEASUREMENT and CHIP_ID")
-	}
-	if claims.Simulated || claims.Debug || claims.Product != "Milan-B1" {
-		t.Errorf("claims %+v", claims)
-	}
-	t.Logf("Azure guest: product %s, TCB %s, VMPL %d, measurement %x", claims.Product, claims.TCB, claims.VMPL, claims.Measurement)
+	return ev, runtimeData
 }

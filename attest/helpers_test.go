@@ -57,9 +57,12 @@ func signedSimEvidence(t testing.TB, edit func(r *spb.Report)) *Evidence {
 func cloneEvidence(ev *Evidence) *Evidence {
 	c := *ev
 	c.Report = append([]byte(nil), ev.Report...)
-	c.Certificates = map[string][]byte{}
-	for k, v := range ev.Certificates {
-		c.Certificates[k] = append([]byte(nil), v...)
+	c.Certificates = nil
+	if ev.Certificates != nil {
+		c.Certificates = map[string][]byte{}
+		for k, v := range ev.Certificates {
+			c.Certificates[k] = append([]byte(nil), v...)
+		}
 	}
 	return &c
 }

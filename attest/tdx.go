@@ -229,6 +229,29 @@ func parsePCKChain(data []byte) (*tdxChain, error) {
 	return &tdxChain{pck: certs[0], ca: certs[1], root: certs[2]}, nil
 }
 
+// parseIssuerChain reads an Intel PCS issuer chain: two PEM certificates,
+// the signer then the root, and nothing else.
+func parseIssuerChain(data []byte) (signer, root *x509.Certificate, err error) {
+	var certs []*x509.Certificate
+	rest := data
+	for len(bytes.TrimSpace(rest)) > 0 {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil || block.Type != "CERTIFICATE" {
+			return nil, nil, errors.New("not a PEM certificate chain")
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, nil, fmt.Errorf("certificate %d: %v", len(certs), err)
+		}
+		certs = append(certs, cert)
+	}
+	if len(certs) != 2 {
+		return nil, nil, fmt.Errorf("%d certificates, want 2 (the signer and the root)", len(certs))
+	}
+	return certs[0], certs[1], nil
+}
+
 func verifyP256(key *ecdsa.PublicKey, msg, sig []byte) bool {
 	if len(sig) != 64 {
 		return false
@@ -314,6 +337,27 @@ func checkTDXCollateralTCB(q *tpb.QuoteV4, c *tdxChain, col map[string][]byte, t
 	root, err := t.pinned()
 	if err != nil {
 		return tcbError("%v", err)
+	}
+	// Each issuer chain is a signing certificate and the pinned root.
+	// go-tdx-guest checks the TCB info's and QE identity's signing
+	// certificates against the root, and the PCK CRL against the quote's PCK
+	// CA; Kettle also requires the PCK CRL's issuer chain to be exactly that
+	// CA and the root, so that no part of the collateral goes unchecked.
+	for _, name := range []string{CollateralTCBInfoIssuerChain, CollateralQEIdentityIssuerChain, CollateralPCKCRLIssuerChain} {
+		pems, ok := col[name]
+		if !ok {
+			continue
+		}
+		signer, chainRoot, err := parseIssuerChain(pems)
+		if err != nil {
+			return tcbError("collateral.%s: %v", name, err)
+		}
+		if !chainRoot.Equal(root) {
+			return tcbError("collateral.%s: the root is not the %s root (SHA-256 %s, want %s)", name, t.name, fingerprint(chainRoot), t.pin)
+		}
+		if name == CollateralPCKCRLIssuerChain && !signer.Equal(c.ca) {
+			return tcbError("collateral.%s: the CRL issuer is not the quote's PCK CA certificate", name)
+		}
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(root)
