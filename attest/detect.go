@@ -50,6 +50,6 @@ func Detect(root string) (Platform, error) {
 		return "", fmt.Errorf("%s exists but the CPU is neither AMD nor Intel", ConfigfsTSMReport)
 	}
 	return "", fmt.Errorf("%w: none of %s, %s or %s exists (this is not a confidential VM); "+
-		"use --attest sim-snp for a simulated attestation signed by Kettle's TEST-ONLY key chain",
+		"use --attest sim-snp or sim-tdx for a simulated attestation signed by Kettle's TEST-ONLY key chains, or --attest none for an unattested bundle",
 		ErrNoTEE, DevSEVGuest, DevTDXGuest, ConfigfsTSMReport)
 }

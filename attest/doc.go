@@ -1,6 +1,7 @@
 // Package attest binds digests to trusted-execution hardware: TEE backends
 // behind one interface (Attester), the evidence they produce and its encoding
-// (Evidence, evidence.json), and verification of evidence to claims (Verify).
+// (Evidence, evidence.json), verification of evidence to claims (Verify), and
+// a verifier's policy on those claims (Policy).
 //
 // The binding is the 64-byte REPORT_DATA of the hardware report (ReportData):
 // a 32-byte digest chosen by the caller — Kettle's builder uses the SHA-256 of
@@ -8,21 +9,31 @@
 // knows nothing of what the digest covers.
 //
 // Verification runs in two steps, each failing with a *StepError that names
-// it: the hardware signature chain (the report's signature, its endorsement
-// key certificate, up to a vendor root pinned in the verifier, never one taken
-// from the evidence), then a baseline TCB policy (no debug guest, no migration
-// agent, firmware TCB consistent with its certificate). Comparing the claims
-// with expected values (launch measurement, REPORT_DATA, HOST_DATA) is the
-// caller's job.
+// it and the field at fault: the hardware signature chain (the report's
+// signature, its endorsement key or PCK certificate chain, up to a vendor
+// root pinned in the verifier, never one taken from the evidence), then a
+// baseline TCB policy (no debug guest, no migration agent, firmware TCB
+// consistent with its certificate, and, when collateral is supplied,
+// revocation and Intel's TCB status). Claims.NotChecked lists what could not
+// be checked for want of collateral. A Policy (ParsePolicy, JSON or YAML)
+// then checks minimum TCBs and SVNs, HOST_DATA or MRCONFIGID, VMPL and the
+// allowed launch measurements (CheckTCB, CheckMeasurement); comparing
+// REPORT_DATA with the expected binding is the caller's job.
 //
 // Platforms:
 //
-//   - sev-snp: AMD SEV-SNP. Evidence is verified to AMD's ARK (Milan, Genoa,
-//     Turin) with go-sev-guest's verify and validate packages. Obtaining a
-//     report inside a guest is not in this build yet.
-//   - sim-snp: a real SEV-SNP report layout signed by Kettle's TEST-ONLY key
-//     chain (package attest/sim). Verify accepts it only with
-//     VerifyOptions.AllowSimulated, and its claims say Simulated.
-//   - tdx, az-snp, sim-tdx: named, not yet supported by this build.
-//   - none: no attestation.
+//   - sev-snp: AMD SEV-SNP. Reports are obtained through configfs-tsm
+//     (go-configfs-tsm) or /dev/sev-guest (go-sev-guest), with the
+//     certificate chain from the host's certificate table, and verified to
+//     AMD's ARK (Milan, Genoa, Turin) with go-sev-guest's verify and validate
+//     packages; an AMD CRL, when supplied, is checked.
+//   - tdx: Intel TDX. Quotes are obtained through configfs-tsm and verified
+//     to Intel's SGX Root CA with go-tdx-guest's verify and validate
+//     packages, offline; Intel's TCB info, QE identity and CRLs, when
+//     supplied as collateral, judge the TCB.
+//   - sim-snp, sim-tdx: real report and quote layouts signed by Kettle's
+//     TEST-ONLY key chains (package attest/sim). Verify accepts them only
+//     with VerifyOptions.AllowSimulated, and their claims say Simulated.
+//   - none: no attestation; Verify refuses it with ErrUnattested.
+//   - az-snp: named, not yet supported by this build.
 package attest
