@@ -224,3 +224,38 @@ func TestReadCollateralDir(t *testing.T) {
 		t.Error("missing dir accepted")
 	}
 }
+
+// TestParseQuoteBadSizes: quotes whose nested sizes lie are refused with an
+// error naming the size, never a panic (go-tdx-guest v0.3.1's parser panics
+// on some of them).
+func TestParseQuoteBadSizes(t *testing.T) {
+	good := append([]byte(nil), tdxdata.RawQuote...)
+	if _, err := parseQuote(good); err != nil {
+		t.Fatal(err)
+	}
+	put16 := func(b []byte, at, v int) { b[at], b[at+1] = byte(v), byte(v>>8) }
+	put32 := func(b []byte, at, v int) { put16(b, at, v); put16(b, at+2, v>>16) }
+	sds := int(good[0x278]) | int(good[0x279])<<8
+	for _, tc := range []struct {
+		name string
+		edit func(b []byte) []byte
+		want string
+	}{
+		{"short", func(b []byte) []byte { return b[:0x200] }, "shorter than a header"},
+		{"version 5", func(b []byte) []byte { put16(b, 0, 5); return b }, "header VERSION is 5"},
+		{"signed data size too big", func(b []byte) []byte { put32(b, 0x278, 1<<30); return b }, "signed data size 0x40000000 overruns"},
+		{"signed data size too small", func(b []byte) []byte { put32(b, 0x278, 10); return b }, "leaves no room"},
+		{"certification data size", func(b []byte) []byte { put32(b, 0x27c+130, sds); return b }, "certification data size"},
+		{"QE auth data size", func(b []byte) []byte { put16(b, 0x27c+134+448, 0xffff); return b }, "QE auth data size 65535 overruns"},
+		{"certification data short", func(b []byte) []byte {
+			put32(b, 0x278, 134+100)
+			put32(b, 0x27c+130, 100)
+			return b[:0x27c+134+100]
+		}, "shorter than a QE report"},
+	} {
+		b := tc.edit(append([]byte(nil), good...))
+		if _, err := parseQuote(b); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: parseQuote = %v, want an error containing %q", tc.name, err, tc.want)
+		}
+	}
+}

@@ -16,7 +16,6 @@ import (
 	sevclient "github.com/google/go-sev-guest/client"
 	"github.com/google/go-sev-guest/kds"
 	tabi "github.com/google/go-tdx-guest/abi"
-	tpb "github.com/google/go-tdx-guest/proto/tdx"
 )
 
 // Providers configfs-tsm names in a report entry's provider attribute.
@@ -151,15 +150,11 @@ func measurementOf(ev *Evidence) ([]byte, error) {
 		}
 		return r.GetMeasurement(), nil
 	default:
-		q, err := tabi.QuoteToProto(ev.Report)
+		q, err := parseQuote(ev.Report)
 		if err != nil {
 			return nil, fmt.Errorf("%s: quote: %w", ev.Platform, err)
 		}
-		v4, ok := q.(*tpb.QuoteV4)
-		if !ok {
-			return nil, fmt.Errorf("%s: quote format %T is not supported", ev.Platform, q)
-		}
-		return v4.GetTdQuoteBody().GetMrTd(), nil
+		return q.GetTdQuoteBody().GetMrTd(), nil
 	}
 }
 

@@ -120,13 +120,9 @@ func checkTDXChain(ev *Evidence, t tdxTrust, now time.Time) (*tpb.QuoteV4, *tdxC
 	if err != nil {
 		return nil, nil, chainError("%v", err)
 	}
-	parsed, err := tabi.QuoteToProto(ev.Report)
+	quote, err := parseQuote(ev.Report)
 	if err != nil {
-		return nil, nil, chainError("report: not a TD quote: %v", err)
-	}
-	quote, ok := parsed.(*tpb.QuoteV4)
-	if !ok {
-		return nil, nil, chainError("report: quote format %T is not supported (want version 4)", parsed)
+		return nil, nil, chainError("report: %v", err)
 	}
 	if err := tabi.CheckQuoteV4(quote); err != nil {
 		return nil, nil, chainError("report: %v", err)
@@ -203,6 +199,62 @@ func checkTDXChain(ev *Evidence, t tdxTrust, now time.Time) (*tpb.QuoteV4, *tdxC
 		return nil, nil, chainError("go-tdx-guest verify: %v", err)
 	}
 	return quote, c, nil
+}
+
+// parseQuote parses a TD quote (version 4). It checks the nested length
+// fields before go-tdx-guest's abi.QuoteToProto reads them, because that
+// parser (v0.3.1) slices by them unchecked and panics on a quote whose QE
+// auth data or certification data sizes overrun it (found by
+// FuzzVerifyQuote); a panic that still escapes it is turned into an error.
+func parseQuote(raw []byte) (q *tpb.QuoteV4, err error) {
+	const (
+		signedDataSizeAt = 0x278 // after the 48-byte header and 584-byte TD quote body
+		signedDataAt     = 0x27c
+		certHeader       = 64 + 64 + 2 + 4 // signature, attestation key, type, size
+		qeReportAndSig   = 384 + 64
+	)
+	le16 := func(b []byte) int { return int(b[0]) | int(b[1])<<8 }
+	le32 := func(b []byte) uint64 { return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 }
+	if len(raw) < signedDataAt {
+		return nil, fmt.Errorf("not a TD quote: %d bytes, shorter than a header and TD quote body", len(raw))
+	}
+	if v := le16(raw); v != 4 {
+		return nil, fmt.Errorf("not a TD quote: header VERSION is %d, want 4", v)
+	}
+	size := le32(raw[signedDataSizeAt:])
+	signed := raw[signedDataAt:]
+	if size > uint64(len(signed)) {
+		return nil, fmt.Errorf("not a TD quote: signed data size 0x%x overruns the %d bytes that follow", size, len(signed))
+	}
+	signed = signed[:size]
+	if len(signed) < certHeader {
+		return nil, fmt.Errorf("not a TD quote: signed data size 0x%x leaves no room for the signature, attestation key and certification data header", size)
+	}
+	cd := signed[certHeader:]
+	if cdSize := le32(signed[certHeader-4:]); cdSize != uint64(len(cd)) {
+		return nil, fmt.Errorf("not a TD quote: certification data size 0x%x, but 0x%x bytes of signed data follow", cdSize, len(cd))
+	}
+	if len(cd) < qeReportAndSig+2 {
+		return nil, fmt.Errorf("not a TD quote: certification data of %d bytes is shorter than a QE report, its signature and the QE auth data size", len(cd))
+	}
+	auth := le16(cd[qeReportAndSig:])
+	if qeReportAndSig+2+auth+6 > len(cd) {
+		return nil, fmt.Errorf("not a TD quote: QE auth data size %d overruns the certification data (%d bytes)", auth, len(cd))
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			q, err = nil, fmt.Errorf("not a TD quote: go-tdx-guest abi: %v", r)
+		}
+	}()
+	parsed, err := tabi.QuoteToProto(raw)
+	if err != nil {
+		return nil, fmt.Errorf("not a TD quote: %v", err)
+	}
+	v4, ok := parsed.(*tpb.QuoteV4)
+	if !ok {
+		return nil, fmt.Errorf("quote format %T is not supported (want version 4)", parsed)
+	}
+	return v4, nil
 }
 
 // parsePCKChain reads the PEM chain in a quote: PCK, CA, root, and at most
