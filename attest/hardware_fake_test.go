@@ -334,3 +334,32 @@ func TestSNPEvidenceFromTable(t *testing.T) {
 		t.Errorf("bad table: %v", err)
 	}
 }
+
+// FuzzSNPCertTable feeds snpEvidence certificate tables as an untrusted host
+// could hand them over: nothing panics, and evidence is returned only with
+// a complete, parseable chain.
+func FuzzSNPCertTable(f *testing.F) {
+	s, err := sim.NewSNPSigner()
+	if err != nil {
+		f.Fatal(err)
+	}
+	raw, err := s.Sign(sim.NewSNPReport(sim.ReportFields{}))
+	if err != nil {
+		f.Fatal(err)
+	}
+	full := abi.CertTable{Entries: fullTable(s.Chain())}
+	f.Add(full.Marshal())
+	vcekOnly := abi.CertTable{Entries: fullTable(s.Chain())[:1]}
+	f.Add(vcekOnly.Marshal())
+	f.Add([]byte{})
+	f.Add(make([]byte, 24))
+	f.Fuzz(func(t *testing.T, table []byte) {
+		ev, err := snpEvidence(raw, table, DeviceConfigfsTSM)
+		if err != nil {
+			return
+		}
+		if err := ev.validate(); err != nil {
+			t.Fatalf("snpEvidence returned evidence that does not validate: %v", err)
+		}
+	})
+}
