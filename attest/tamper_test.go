@@ -154,8 +154,8 @@ func TestRealTDXQuote(t *testing.T) {
 	if claims.Simulated || claims.Product != "Intel TDX, FMSPC 50806f000000" || claims.Debug {
 		t.Errorf("claims %+v", claims)
 	}
-	if got := fmt.Sprintf("%x", claims.TEETCBSVN); got != "03000400000000000000000000000000" {
-		t.Errorf("TEE_TCB_SVN %s", got)
+	if claims.TCB != "tee_tcb_svn=03000400000000000000000000000000 qe_svn=4 pce_svn=11" {
+		t.Errorf("TCB %s (TEE_TCB_SVN, the QE report's ISVSVN, the PCK certificate's PCESVN)", claims.TCB)
 	}
 	if got := fmt.Sprintf("%x", claims.Measurement[:8]); got != "6363b8043668a3ad" {
 		t.Errorf("MRTD starts %s", got)
@@ -508,8 +508,9 @@ func resignedTDX(t *testing.T, rd [64]byte, nonce [32]byte, judgeFn func(*Eviden
 		{"TDATTRIBUTES unknown bit", "tdAttributes", func(q *tpb.QuoteV4) { q.TdQuoteBody.TdAttributes[1] |= 1 }},
 		{"XFAM", "xfam", func(q *tpb.QuoteV4) { q.TdQuoteBody.Xfam[0] = 0 }},
 		{"TEE_TCB_SVN", "policy tdx.minTEETCBSVN", func(q *tpb.QuoteV4) { le(q.TdQuoteBody.TeeTcbSvn[2:]) }},
-		{"QE_SVN", "policy tdx.minQESVN", func(q *tpb.QuoteV4) { le(q.Header.QeSvn) }},
-		{"PCE_SVN", "policy tdx.minPCESVN", func(q *tpb.QuoteV4) { le(q.Header.PceSvn) }},
+		{"QE report ISVSVN", "policy tdx.minQESVN", func(q *tpb.QuoteV4) {
+			q.SignedData.CertificationData.QeReportCertificationData.QeReport.IsvSvn--
+		}},
 	} {
 		s, err := sim.NewTDXSigner()
 		if err != nil {

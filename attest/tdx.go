@@ -343,9 +343,13 @@ func tdxClaims(ev *Evidence, q *tpb.QuoteV4, c *tdxChain, t tdxTrust) *Claims {
 		HostData:    append([]byte(nil), b.GetMrConfigId()...),
 		Debug:       attrs&tdAttrDebug != 0,
 		TEETCBSVN:   append([]byte(nil), b.GetTeeTcbSvn()...),
-		QESVN:       binary.LittleEndian.Uint16(q.GetHeader().GetQeSvn()),
-		PCESVN:      binary.LittleEndian.Uint16(q.GetHeader().GetPceSvn()),
-		Product:     "Intel TDX, FMSPC " + c.exts.FMSPC,
+		// In a version 4 quote the header's former QE_SVN and PCE_SVN
+		// fields are reserved (zero on hardware): the quoting enclave's SVN
+		// is its report's ISVSVN, and the PCE SVN is the one the PCK
+		// certificate certifies.
+		QESVN:   uint16(q.GetSignedData().GetCertificationData().GetQeReportCertificationData().GetQeReport().GetIsvSvn()),
+		PCESVN:  c.exts.TCB.PCESvn,
+		Product: "Intel TDX, FMSPC " + c.exts.FMSPC,
 	}
 	for i, r := range b.GetRtmrs() {
 		if i < len(claims.RTMRs) {
