@@ -27,10 +27,9 @@ var (
 
 // Simulated TDX versions.
 const (
-	// TDXPCESVN is the PCE's SVN, certified by the PCK certificate and
-	// reported in the quote header.
+	// TDXPCESVN is the PCE's SVN, certified by the PCK certificate.
 	TDXPCESVN uint16 = 11
-	// TDXQESVN is the quoting enclave's SVN.
+	// TDXQESVN is the quoting enclave's SVN (its QE report's ISVSVN).
 	TDXQESVN uint16 = 8
 	// TDXTDAttributes is the default TD_ATTRIBUTES: SEPT_VE_DISABLE (bit
 	// 28) set, DEBUG (bit 0) clear.
@@ -116,7 +115,6 @@ func NewTDXSigner() (*TDXSigner, error) {
 // NewTDXQuote returns an unsigned TD quote (version 4) of the simulated
 // platform for f. Callers may change any field before Sign.
 func (s *TDXSigner) NewTDXQuote(f TDXFields) *tpb.QuoteV4 {
-	le16 := func(v uint16) []byte { return []byte{byte(v), byte(v >> 8)} }
 	le64 := func(v uint64) []byte {
 		b := make([]byte, 8)
 		for i := range b {
@@ -139,10 +137,12 @@ func (s *TDXSigner) NewTDXQuote(f TDXFields) *tpb.QuoteV4 {
 			Version:            tabi.QuoteVersion,
 			AttestationKeyType: tabi.AttestationKeyType,
 			TeeType:            tabi.TeeTDX,
-			QeSvn:              le16(TDXQESVN),
-			PceSvn:             le16(TDXPCESVN),
-			QeVendorId:         append([]byte(nil), intelQEVendorID[:]...),
-			UserData:           make([]byte, 20),
+			// Reserved in version 4 (QE_SVN and PCE_SVN in version 3):
+			// zero, as on hardware.
+			QeSvn:      make([]byte, 2),
+			PceSvn:     make([]byte, 2),
+			QeVendorId: append([]byte(nil), intelQEVendorID[:]...),
+			UserData:   make([]byte, 20),
 		},
 		TdQuoteBody: &tpb.TDQuoteBody{
 			TeeTcbSvn:      tcb[:],
