@@ -48,7 +48,12 @@ SHA-256(provenance.json) ‖ nonce, and writes the bundle atomically.`,
 				}
 				copy(nonce[:], b)
 			}
-			aopts := attest.AttesterOptions{HostData: nonce}
+			var aopts attest.AttesterOptions
+			if p.Simulated() {
+				// A simulated launcher commits the nonce as HOST_DATA /
+				// MRCONFIGID; on hardware the real launcher did at launch.
+				aopts.HostData = nonce
+			}
 			if measurementHex != "" {
 				if aopts.Measurement, err = parseHexN("sim-measurement", measurementHex, 48); err != nil {
 					return &exitError{2, err}
