@@ -6,6 +6,7 @@ require (
 	github.com/google/go-configfs-tsm v0.2.2
 	github.com/google/go-sev-guest v0.15.0
 	github.com/google/go-tdx-guest v0.3.1
+	github.com/google/go-tpm v0.9.8
 	github.com/in-toto/attestation v1.2.0
 	github.com/klauspost/compress v1.17.11
 	github.com/nix-community/go-nix v0.0.0-20250101154619-4bdde671e0a1

@@ -1,0 +1,232 @@
+package azsnp
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Platform is the evidence.json platform name of az-snp evidence.
+const Platform = "az-snp"
+
+// EvidenceVersion is the version of the evidence body this package reads
+// and writes.
+const EvidenceVersion = 1
+
+// MaxEvidenceSize bounds the evidence.json DecodeEvidence reads.
+const MaxEvidenceSize = 1 << 20
+
+// Evidence is the body of az-snp evidence, as the foreign attested-build
+// tool writes it and Kettle writes it too:
+//
+//	{
+//	  "version": 1,
+//	  "tpm_quote": {
+//	    "signature": "<hex: RSASSA-PKCS1-v1_5 signature>",
+//	    "message": "<hex: TPMS_ATTEST>",
+//	    "pcrs": ["<hex: PCR 0, SHA-256 bank>", …, "<hex: PCR 23>"]
+//	  },
+//	  "hcl_report": "<unpadded base64url: the HCL report as read from NV index 0x01400001>",
+//	  "vcek": "<unpadded base64url: the VCEK certificate, DER>"
+//	}
+//
+// Hex is lower case. The ASK and ARK are not carried: the verifier pins
+// them.
+type Evidence struct {
+	Version   int
+	Quote     Quote
+	HCLReport []byte
+	VCEK      []byte
+}
+
+type evidenceJSON struct {
+	Version   *int       `json:"version"`
+	TPMQuote  *quoteJSON `json:"tpm_quote"`
+	HCLReport *string    `json:"hcl_report"`
+	VCEK      *string    `json:"vcek"`
+}
+
+type quoteJSON struct {
+	Signature *string  `json:"signature"`
+	Message   *string  `json:"message"`
+	PCRs      []string `json:"pcrs"`
+}
+
+// DecodeEvidence reads a whole az-snp evidence.json: {"platform":"az-snp",
+// "evidence":{…}}, as the foreign tool writes it, or with "version":1
+// first, as Kettle writes it.
+func DecodeEvidence(data []byte) (*Evidence, error) {
+	if len(data) > MaxEvidenceSize {
+		return nil, fmt.Errorf("evidence: %d bytes, more than the %d this reader accepts", len(data), MaxEvidenceSize)
+	}
+	if _, err := CompactJSON(data); err != nil {
+		return nil, fmt.Errorf("evidence: %w", err)
+	}
+	var doc struct {
+		Version  *int            `json:"version"`
+		Platform *string         `json:"platform"`
+		Evidence json.RawMessage `json:"evidence"`
+	}
+	if err := strictUnmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("evidence: %w", err)
+	}
+	if doc.Version != nil && *doc.Version != EvidenceVersion {
+		return nil, fmt.Errorf("version: %d is not supported (want %d)", *doc.Version, EvidenceVersion)
+	}
+	if doc.Platform == nil {
+		return nil, errors.New("platform: missing")
+	}
+	if *doc.Platform != Platform {
+		return nil, fmt.Errorf("platform: %q, want %q", *doc.Platform, Platform)
+	}
+	if doc.Evidence == nil {
+		return nil, errors.New("evidence: missing")
+	}
+	return ParseEvidenceBody(doc.Evidence)
+}
+
+// ParseEvidenceBody reads the body of az-snp evidence (the object under
+// "evidence"). Every field is required; no other field is allowed; the
+// encodings are checked, and the VCEK must parse as a certificate. Errors
+// name the field.
+func ParseEvidenceBody(data []byte) (*Evidence, error) {
+	if _, err := CompactJSON(data); err != nil {
+		return nil, fmt.Errorf("evidence: %w", err)
+	}
+	var j evidenceJSON
+	if err := strictUnmarshal(data, &j); err != nil {
+		return nil, fmt.Errorf("evidence: %w", err)
+	}
+	switch {
+	case j.Version == nil:
+		return nil, errors.New("evidence.version: missing")
+	case *j.Version != EvidenceVersion:
+		return nil, fmt.Errorf("evidence.version: %d is not supported (want %d)", *j.Version, EvidenceVersion)
+	case j.TPMQuote == nil:
+		return nil, errors.New("evidence.tpm_quote: missing")
+	case j.TPMQuote.Signature == nil:
+		return nil, errors.New("evidence.tpm_quote.signature: missing")
+	case j.TPMQuote.Message == nil:
+		return nil, errors.New("evidence.tpm_quote.message: missing")
+	case j.TPMQuote.PCRs == nil:
+		return nil, errors.New("evidence.tpm_quote.pcrs: missing")
+	case j.HCLReport == nil:
+		return nil, errors.New("evidence.hcl_report: missing")
+	case j.VCEK == nil:
+		return nil, errors.New("evidence.vcek: missing")
+	}
+	ev := &Evidence{Version: *j.Version}
+	var err error
+	if ev.Quote.Signature, err = decodeHex(*j.TPMQuote.Signature); err != nil {
+		return nil, fmt.Errorf("evidence.tpm_quote.signature: %w", err)
+	}
+	if ev.Quote.Message, err = decodeHex(*j.TPMQuote.Message); err != nil {
+		return nil, fmt.Errorf("evidence.tpm_quote.message: %w", err)
+	}
+	if len(j.TPMQuote.PCRs) != NumPCRs {
+		return nil, fmt.Errorf("evidence.tpm_quote.pcrs: %d values, want %d (PCRs 0 to 23 of the SHA-256 bank)", len(j.TPMQuote.PCRs), NumPCRs)
+	}
+	for i, s := range j.TPMQuote.PCRs {
+		v, err := decodeHex(s)
+		if err != nil {
+			return nil, fmt.Errorf("evidence.tpm_quote.pcrs[%d]: %w", i, err)
+		}
+		if len(v) != 32 {
+			return nil, fmt.Errorf("evidence.tpm_quote.pcrs[%d]: %d bytes, want 32 (SHA-256)", i, len(v))
+		}
+		ev.Quote.PCRs = append(ev.Quote.PCRs, v)
+	}
+	if ev.HCLReport, err = decodeBase64URL(*j.HCLReport); err != nil {
+		return nil, fmt.Errorf("evidence.hcl_report: %w", err)
+	}
+	if ev.VCEK, err = decodeBase64URL(*j.VCEK); err != nil {
+		return nil, fmt.Errorf("evidence.vcek: %w", err)
+	}
+	if _, err := x509.ParseCertificate(ev.VCEK); err != nil {
+		return nil, fmt.Errorf("evidence.vcek: not a DER X.509 certificate: %w", err)
+	}
+	return ev, nil
+}
+
+// MarshalBody returns the compact JSON of the evidence body, in the field
+// order of the type's documentation.
+func (e *Evidence) MarshalBody() ([]byte, error) {
+	pcrs := make([]string, len(e.Quote.PCRs))
+	for i, p := range e.Quote.PCRs {
+		pcrs[i] = hex.EncodeToString(p)
+	}
+	return json.Marshal(struct {
+		Version  int `json:"version"`
+		TPMQuote struct {
+			Signature string   `json:"signature"`
+			Message   string   `json:"message"`
+			PCRs      []string `json:"pcrs"`
+		} `json:"tpm_quote"`
+		HCLReport string `json:"hcl_report"`
+		VCEK      string `json:"vcek"`
+	}{
+		Version: e.Version,
+		TPMQuote: struct {
+			Signature string   `json:"signature"`
+			Message   string   `json:"message"`
+			PCRs      []string `json:"pcrs"`
+		}{hex.EncodeToString(e.Quote.Signature), hex.EncodeToString(e.Quote.Message), pcrs},
+		HCLReport: base64.RawURLEncoding.EncodeToString(e.HCLReport),
+		VCEK:      base64.RawURLEncoding.EncodeToString(e.VCEK),
+	})
+}
+
+// Marshal returns the whole evidence.json, indented, ending in a newline:
+// {"version":1,"platform":"az-snp","evidence":{…}}. DecodeEvidence reads it
+// back.
+func (e *Evidence) Marshal() ([]byte, error) {
+	body, err := e.MarshalBody()
+	if err != nil {
+		return nil, fmt.Errorf("encoding az-snp evidence: %w", err)
+	}
+	if _, err := ParseEvidenceBody(body); err != nil {
+		return nil, fmt.Errorf("encoding az-snp evidence: %w", err)
+	}
+	out, err := json.MarshalIndent(struct {
+		Version  int             `json:"version"`
+		Platform string          `json:"platform"`
+		Evidence json.RawMessage `json:"evidence"`
+	}{EvidenceVersion, Platform, body}, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encoding az-snp evidence: %w", err)
+	}
+	return append(out, '\n'), nil
+}
+
+func strictUnmarshal(data []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.DisallowUnknownFields()
+	return d.Decode(v)
+}
+
+// decodeHex reads lower-case hex.
+func decodeHex(s string) ([]byte, error) {
+	if s != strings.ToLower(s) {
+		return nil, errors.New("not lower-case hex")
+	}
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("not hex: %w", err)
+	}
+	return b, nil
+}
+
+// decodeBase64URL reads unpadded base64url (RFC 4648 §5) with no non-zero
+// padding bits.
+func decodeBase64URL(s string) ([]byte, error) {
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("not unpadded base64url: %w", err)
+	}
+	return b, nil
+}
