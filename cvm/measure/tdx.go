@@ -331,25 +331,29 @@ type TDXMeasurements struct {
 }
 
 // MeasureTDX computes MRTD from a unified OVMF image and, when boot is not
-// nil, RTMR[1] and RTMR[2] of that direct kernel boot.
+// nil, RTMR[1] and RTMR[2] of that direct kernel boot. The firmware and the
+// kernel are hashed side by side.
 func MeasureTDX(fw []byte, boot *TDXBoot, c TDXConventions) (*TDXMeasurements, error) {
 	if err := c.check(); err != nil {
 		return nil, err
 	}
-	secs, err := ParseTDVF(fw)
-	if err != nil {
-		return nil, err
+	m := &TDXMeasurements{}
+	var kd [48]byte
+	jobs := []func() error{func() (err error) {
+		if m.Sections, err = ParseTDVF(fw); err != nil {
+			return err
+		}
+		m.MRTD, err = MRTD(fw, m.Sections, c.MRTDOrder)
+		return err
+	}}
+	if boot != nil {
+		jobs = append(jobs, func() (err error) { kd, err = boot.KernelDigest(c); return err })
 	}
-	m := &TDXMeasurements{Sections: secs}
-	if m.MRTD, err = MRTD(fw, secs, c.MRTDOrder); err != nil {
+	if err := parallel(jobs...); err != nil {
 		return nil, err
 	}
 	if boot == nil {
 		return m, nil
-	}
-	kd, err := boot.KernelDigest(c)
-	if err != nil {
-		return nil, err
 	}
 	if err := m.replay(kd, boot.Cmdline, boot.Initrd, c); err != nil {
 		return nil, err
