@@ -31,7 +31,9 @@ const (
 )
 
 // StepOrder lists every verification step in the order they run.
-var StepOrder = []string{StepBundle, StepChain, StepTCB, StepMeasurement, StepBinding, StepProvenance, StepManifest, StepSubjects}
+func StepOrder() []string {
+	return []string{StepBundle, StepChain, StepTCB, StepMeasurement, StepBinding, StepProvenance, StepManifest, StepSubjects}
+}
 
 // Status is the outcome of one step.
 type Status string
