@@ -212,7 +212,7 @@ func (p peSpec) build() []byte {
 	if !p.noSetupHdr {
 		copy(b[0x202:], "HdrS")
 		binary.LittleEndian.PutUint16(b[0x206:], p.protocol)
-		b[0x211] = 0x01 // LOADED_HIGH
+		b[0x211] = 0x01       // LOADED_HIGH
 		clear(b[0x218:0x220]) // ramdisk_image, ramdisk_size
 		binary.LittleEndian.PutUint32(b[0x22c:], 0x7fffffff)
 		binary.LittleEndian.PutUint16(b[0x236:], p.xloadflags)

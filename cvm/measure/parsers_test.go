@@ -390,11 +390,11 @@ func TestPatchKernelSetupHeader(t *testing.T) {
 	}{
 		{"no initrd", 0, 2 << 30, true, 0, 0},
 		// Above-4G capable: max = 2 GiB - ACPI - 1, aligned down.
-		{"2G", 0x123456, 2 << 30, true, uint32((0x80000000-0x28000-1-0x123456)&^0xfff), 0x123456},
+		{"2G", 0x123456, 2 << 30, true, uint32((0x80000000 - 0x28000 - 1 - 0x123456) &^ 0xfff), 0x123456},
 		// 4 GiB of memory: low memory is 2 GiB (q35 split at 0xb0000000).
-		{"4G", 0x1000, 4 << 30, true, uint32((0x80000000-0x28000-1-0x1000)&^0xfff), 0x1000},
+		{"4G", 0x1000, 4 << 30, true, uint32((0x80000000 - 0x28000 - 1 - 0x1000) &^ 0xfff), 0x1000},
 		// initrd_addr_max caps it for kernels without XLF bit 6.
-		{"8G no xlf", 0x1000, 8 << 30, false, uint32((0x37ffffff-0x1000)&^0xfff), 0x1000},
+		{"8G no xlf", 0x1000, 8 << 30, false, uint32((0x37ffffff - 0x1000) &^ 0xfff), 0x1000},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			in := append([]byte(nil), k...)

@@ -186,7 +186,10 @@ func initrdMeasured(initrd *TDXInitrd, c TDXConventions) bool {
 
 // RTMR2Events are the RTMR[2] events of a direct kernel boot: SHA-384 of the
 // LoadOptions in UTF-16LE with a terminating NUL, which the EFI stub
-// measures, then SHA-384 of the initrd when one is measured.
+// measures, then SHA-384 of the initrd when one is measured. The command
+// line event is there even for an empty command line, as virtee/tdx-measure
+// has it; whether the stub logs one when OVMF passes no load options at all
+// (no -append, no initrd) is not checked here.
 func RTMR2Events(cmdline string, initrd *TDXInitrd, c TDXConventions) ([][48]byte, error) {
 	if err := c.check(); err != nil {
 		return nil, err

@@ -114,12 +114,26 @@ func TestAuthenticode(t *testing.T) {
 			t.Error("a section byte does not change the digest")
 		}
 	}
+	// A section whose raw data covers the headers hashes the CheckSum
+	// with them, as edk2 does.
+	over := kernelSpec(0x10000)
+	img := over.build()
+	binary.LittleEndian.PutUint32(img[0x58+240+20:], 0) // section 0 starts at offset 0
+	binary.LittleEndian.PutUint32(img[0x58+240+16:], 0x4000)
+	a, err := AuthenticodeSHA384(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	binary.LittleEndian.PutUint32(img[0x58+64:], 1)
+	if d, _ := AuthenticodeSHA384(img); d == a {
+		t.Error("CheckSum inside a section's raw data is not hashed")
+	}
 	// A certificate table at the end is left out; bytes between the last
 	// section and it are hashed.
 	p := kernelSpec(0x10000)
 	p.sections[1] -= 0x1000
 	p.certSize = 0x800
-	img := p.build()
+	img = p.build()
 	got, err := AuthenticodeSHA384(img)
 	if err != nil {
 		t.Fatal(err)
