@@ -18,9 +18,11 @@ const MaxJSONDepth = 128
 // are written as serde_json (the Rust library the foreign tool uses) writes
 // them: '"' and '\' escaped, the control characters as \b \f \n \r \t or
 // \u00xx, everything else as UTF-8, unescaped. Numbers are copied as
-// written. A document that is not valid UTF-8, has an object with a member
-// twice, nests deeper than MaxJSONDepth or is followed by anything but white
-// space is refused.
+// written (serde_json writes integers the same way, but rewrites fractions
+// and exponents: provenance documents hold none); a number beyond the range
+// of a 64-bit float is refused, as serde_json refuses it. A document that
+// is not valid UTF-8, has an object with a member twice, nests deeper than
+// MaxJSONDepth or is followed by anything but white space is refused.
 //
 // encoding/json cannot do this: it reorders map keys and escapes <, > and &;
 // json.Compact keeps the document's escapes, which serde_json does not.
@@ -103,6 +105,11 @@ func compactValue(d *json.Decoder, out *bytes.Buffer, path string, depth int) er
 	case string:
 		writeString(out, t)
 	case json.Number:
+		// serde_json reads numbers into 64-bit integers or floats and
+		// refuses what overflows a float.
+		if _, err := strconv.ParseFloat(t.String(), 64); err != nil {
+			return fmt.Errorf("JSON: %s: number %s is out of the range of a 64-bit float", path, t)
+		}
 		out.WriteString(t.String())
 	case bool:
 		out.WriteString(strconv.FormatBool(t))

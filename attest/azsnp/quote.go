@@ -51,7 +51,7 @@ type QuoteInfo struct {
 
 // ParseQuoteMessage decodes a TPMS_ATTEST with go-tpm and checks that it is a
 // quote (magic TPM_GENERATED_VALUE, type TPM_ST_ATTEST_QUOTE) of one bank,
-// SHA-256, selecting all 24 PCRs, with a 32-byte PCR digest, and that
+// SHA-256, selecting all 24 PCRs (the 3-byte bitmap ffffff), with a 32-byte PCR digest, and that
 // nothing follows it.
 func ParseQuoteMessage(msg []byte) (*QuoteInfo, error) {
 	if len(msg) > MaxQuoteMessageSize {
@@ -83,16 +83,12 @@ func ParseQuoteMessage(msg []byte) (*QuoteInfo, error) {
 	if sels[0].Hash != tpm2.TPMAlgSHA256 {
 		return nil, fmt.Errorf("quote message: PCR selection hash algorithm is 0x%04x, want 0x%04x (SHA-256)", uint16(sels[0].Hash), uint16(tpm2.TPMAlgSHA256))
 	}
-	var pcrs []int
-	for i, b := range sels[0].PCRSelect {
-		for bit := 0; bit < 8; bit++ {
-			if b&(1<<bit) != 0 {
-				pcrs = append(pcrs, i*8+bit)
-			}
-		}
+	if sel := sels[0].PCRSelect; !bytes.Equal(sel, []byte{0xff, 0xff, 0xff}) {
+		return nil, fmt.Errorf("quote message: PCR selection bitmap %x, want ffffff (PCRs 0 to 23)", sel)
 	}
-	if len(pcrs) != NumPCRs || pcrs[NumPCRs-1] != NumPCRs-1 {
-		return nil, fmt.Errorf("quote message: PCR selection %v, want PCRs 0 to 23", pcrs)
+	pcrs := make([]int, NumPCRs)
+	for i := range pcrs {
+		pcrs[i] = i
 	}
 	if n := len(q.PCRDigest.Buffer); n != sha256.Size {
 		return nil, fmt.Errorf("quote message: PCR digest of %d bytes, want %d (SHA-256)", n, sha256.Size)
