@@ -98,6 +98,7 @@ sev), --vmm-type QEMU (or ec2, gce), --guest-features 0x1. An absent --initrd or
 			if format != "hex" && format != "base64" {
 				return usage(fmt.Errorf("--output-format %q: want hex or base64", format))
 			}
+			req.SkipInputDigests = !asJSON && !verbose
 			rec, err := measure.MeasureSNPFiles(req)
 			if err != nil {
 				return err
@@ -221,6 +222,7 @@ The last line of output is MRTD.`,
 				r := [48]byte(b)
 				req.RTMR0 = &r
 			}
+			req.SkipInputDigests = !asJSON
 			rec, err := measure.MeasureTDXFiles(req)
 			if err != nil {
 				return err

@@ -45,9 +45,9 @@ func opensslSHA384(b *testing.B) float64 {
 }
 
 // BenchmarkMeasure measures a 4 MiB firmware with a 16 MiB kernel and a
-// 16 MiB initrd, end to end from files (what `kettle measure` does, with
-// every input's SHA-256 for the record) and from memory (the measurement
-// alone), and reports input bytes per second and, with openssl, their ratio
+// 16 MiB initrd, end to end from files (what `kettle measure --json` does,
+// with every input's SHA-256 for the record; "digest-only" is plain
+// `kettle measure`, without them) and from memory (the measurement alone), and reports input bytes per second and, with openssl, their ratio
 // to the one-core SHA-384 limit (%openssl). Run with -cpu 1,2 to see one core
 // and all of them.
 func BenchmarkMeasure(b *testing.B) {
@@ -87,6 +87,10 @@ func BenchmarkMeasure(b *testing.B) {
 		_, err := MeasureSNPFiles(SNPRequest{OVMF: fw, Kernel: kernel, Initrd: initrd, Cmdline: cmdline, VCPUs: 4, VCPUType: "EPYC-v4", GuestFeatures: 1})
 		return err
 	})
+	run("snp/files-digest-only", func() error {
+		_, err := MeasureSNPFiles(SNPRequest{OVMF: fw, Kernel: kernel, Initrd: initrd, Cmdline: cmdline, VCPUs: 4, VCPUType: "EPYC-v4", GuestFeatures: 1, SkipInputDigests: true})
+		return err
+	})
 	run("snp/memory", func() error {
 		h := kernelHashes(kernelBytes, initrdBytes, cmdline)
 		_, err := MeasureSNP(fwBytes, SNPOptions{VCPUs: 4, VCPUSig: 0x800f12, GuestFeatures: 1, Kernel: h})
@@ -94,6 +98,10 @@ func BenchmarkMeasure(b *testing.B) {
 	})
 	run("tdx/files", func() error {
 		_, err := MeasureTDXFiles(TDXRequest{OVMF: fw, Kernel: kernel, Initrd: initrd, Cmdline: cmdline, Conventions: tdxConv})
+		return err
+	})
+	run("tdx/files-digest-only", func() error {
+		_, err := MeasureTDXFiles(TDXRequest{OVMF: fw, Kernel: kernel, Initrd: initrd, Cmdline: cmdline, Conventions: tdxConv, SkipInputDigests: true})
 		return err
 	})
 	run("tdx/memory", func() error {

@@ -5,7 +5,7 @@ import (
 	"crypto/sha512"
 	"encoding/hex"
 	"fmt"
-	"io"
+	"hash"
 	"os"
 	"strconv"
 	"sync"
@@ -51,9 +51,10 @@ func (h Hex) array32(field string) ([32]byte, error) {
 // InputFile is one input file of a measurement as its record lists it, so
 // that the result can be reproduced from the same files.
 type InputFile struct {
-	Path   string `json:"path"`
-	Size   int64  `json:"size"`
-	SHA256 Hex    `json:"sha256"`
+	Path string `json:"path"`
+	Size int64  `json:"size"`
+	// SHA256 is absent when the request asked to skip input digests.
+	SHA256 Hex `json:"sha256,omitempty"`
 }
 
 // readInput reads a whole input file; what names the option it came from.
@@ -65,7 +66,10 @@ func readInput(what, path string) ([]byte, error) {
 	return b, nil
 }
 
-func inputFile(path string, data []byte) *InputFile {
+func inputFile(path string, data []byte, skip bool) *InputFile {
+	if skip {
+		return &InputFile{Path: path, Size: int64(len(data))}
+	}
 	s := sha256.Sum256(data)
 	return &InputFile{Path: path, Size: int64(len(data)), SHA256: s[:]}
 }
@@ -133,6 +137,10 @@ type SNPRequest struct {
 	VMM VMMType
 	// GuestFeatures is SEV_FEATURES (SNP only).
 	GuestFeatures uint64
+	// SkipInputDigests leaves out the SHA-256 of inputs the measurement does
+	// not itself need (the firmware's), for callers that want the digest
+	// alone; the record is then not enough to check the files.
+	SkipInputDigests bool
 }
 
 // SNPRecord is the result of MeasureSNPFiles with everything it was
@@ -215,7 +223,7 @@ func MeasureSNPFiles(r SNPRequest) (*SNPRecord, error) {
 		var h [48]byte
 		err = parallel(
 			func() (err error) { h, err = OVMFHash(fw); return wrapPath(r.OVMF, err) },
-			func() error { rec.Inputs.OVMF = inputFile(r.OVMF, fw); return nil },
+			func() error { rec.Inputs.OVMF = inputFile(r.OVMF, fw, r.SkipInputDigests); return nil },
 		)
 		if err != nil {
 			return nil, err
@@ -252,7 +260,7 @@ func MeasureSNPFiles(r SNPRequest) (*SNPRecord, error) {
 		if err != nil {
 			return err
 		}
-		rec.Inputs.OVMF = inputFile(r.OVMF, fw)
+		rec.Inputs.OVMF = inputFile(r.OVMF, fw, r.SkipInputDigests)
 		return nil
 	}}
 	if r.Kernel != "" {
@@ -343,15 +351,10 @@ func MeasureSNPFiles(r SNPRequest) (*SNPRecord, error) {
 
 // hashInput streams a file through SHA-256 without keeping it in memory.
 func hashInput(what, path string) (*InputFile, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", what, err)
-	}
-	defer f.Close()
 	h := sha256.New()
-	n, err := io.CopyBuffer(h, f, make([]byte, 1<<20))
+	n, err := hashFile(what, path, h)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s %s: %w", what, path, err)
+		return nil, err
 	}
 	return &InputFile{Path: path, Size: n, SHA256: h.Sum(nil)}, nil
 }
@@ -418,6 +421,10 @@ type TDXRequest struct {
 	// RTMR0 is the value pinned from a recorded boot, nil for none; it is
 	// only carried into the record.
 	RTMR0 *[48]byte
+	// SkipInputDigests leaves out the SHA-256 of every input, which TDX
+	// measurements do not use, for callers that want the registers alone;
+	// the record is then not enough to check the files.
+	SkipInputDigests bool
 }
 
 // TDXRecord is the result of MeasureTDXFiles with everything it was
@@ -487,7 +494,7 @@ func MeasureTDXFiles(r TDXRequest) (*TDXRecord, error) {
 			return err
 		}
 		return parallel(
-			func() error { rec.Inputs.OVMF = inputFile(r.OVMF, fw); return nil },
+			func() error { rec.Inputs.OVMF = inputFile(r.OVMF, fw, r.SkipInputDigests); return nil },
 			func() (err error) {
 				if m.Sections, err = ParseTDVF(fw); err != nil {
 					return wrapPath(r.OVMF, err)
@@ -506,22 +513,30 @@ func MeasureTDXFiles(r TDXRequest) (*TDXRecord, error) {
 				b.Initrd = &TDXInitrd{Size: initrdSize}
 			}
 			return parallel(
-				func() error { rec.Inputs.Kernel = inputFile(r.Kernel, kernel); return nil },
+				func() error { rec.Inputs.Kernel = inputFile(r.Kernel, kernel, r.SkipInputDigests); return nil },
 				func() (err error) { kd, err = b.KernelDigest(c); return wrapPath(r.Kernel, err) })
 		})
 		if r.Initrd != "" {
 			jobs = append(jobs, func() error {
-				b, err := readInput("initrd", r.Initrd)
+				h256, h384 := sha256.New(), sha512.New384()
+				hs := []hash.Hash{h384, h256}
+				if r.SkipInputDigests {
+					hs = hs[:1]
+				}
+				n, err := hashFile("initrd", r.Initrd, hs...)
 				if err != nil {
 					return err
 				}
-				if int64(len(b)) != initrdSize {
-					return fmt.Errorf("%s: changed size while being read (%d, then %d bytes)", r.Initrd, initrdSize, len(b))
+				if n != initrdSize {
+					return fmt.Errorf("%s: changed size while being read (%d, then %d bytes)", r.Initrd, initrdSize, n)
 				}
-				initrd = &TDXInitrd{Size: int64(len(b))}
-				return parallel(
-					func() error { rec.Inputs.Initrd = inputFile(r.Initrd, b); return nil },
-					func() error { initrd.SHA384 = sha512.Sum384(b); return nil })
+				initrd = &TDXInitrd{Size: n}
+				h384.Sum(initrd.SHA384[:0])
+				rec.Inputs.Initrd = &InputFile{Path: r.Initrd, Size: n}
+				if !r.SkipInputDigests {
+					rec.Inputs.Initrd.SHA256 = h256.Sum(nil)
+				}
+				return nil
 			})
 		}
 	}

@@ -237,3 +237,49 @@ func TestMeasureTDXFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestSkipInputDigests: leaving out the inputs' SHA-256 changes nothing but
+// the record's sha256 fields.
+func TestSkipInputDigests(t *testing.T) {
+	dir := t.TempDir()
+	fw := writeTemp(t, dir, "OVMF.fd", small().build(t))
+	kernel := writeTemp(t, dir, "bzImage", kernelSpec(0x10000).build())
+	initrd := writeTemp(t, dir, "initrd", []byte("initrd"))
+	snp := SNPRequest{OVMF: fw, Kernel: kernel, Initrd: initrd, VCPUs: 1, VCPUType: "EPYC", GuestFeatures: 1}
+	full, err := MeasureSNPFiles(snp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snp.SkipInputDigests = true
+	lean, err := MeasureSNPFiles(snp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(full.Measurement) != string(lean.Measurement) || lean.Inputs.OVMF.SHA256 != nil || lean.Inputs.OVMF.Size != full.Inputs.OVMF.Size {
+		t.Errorf("SNP: %+v vs %+v", lean.Inputs.OVMF, full.Inputs.OVMF)
+	}
+	c, _ := TDXProfile(DefaultTDXProfile)
+	tdx := TDXRequest{OVMF: fw, Kernel: kernel, Initrd: initrd, Conventions: c}
+	tf, err := MeasureTDXFiles(tdx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tdx.SkipInputDigests = true
+	tl, err := MeasureTDXFiles(tdx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(tf.RTMR2) != string(tl.RTMR2) || string(tf.MRTD) != string(tl.MRTD) || string(tf.RTMR1) != string(tl.RTMR1) {
+		t.Error("TDX registers differ without input digests")
+	}
+	for _, f := range []*InputFile{tl.Inputs.OVMF, tl.Inputs.Kernel, tl.Inputs.Initrd} {
+		if f.SHA256 != nil || f.Size == 0 {
+			t.Errorf("%s: %+v", f.Path, f)
+		}
+	}
+	for _, f := range []*InputFile{tf.Inputs.OVMF, tf.Inputs.Kernel, tf.Inputs.Initrd} {
+		if len(f.SHA256) != 32 {
+			t.Errorf("%s: no SHA-256 in the full record", f.Path)
+		}
+	}
+}
