@@ -35,5 +35,14 @@
 //     TEST-ONLY key chains (package attest/sim). Verify accepts them only
 //     with VerifyOptions.AllowSimulated, and their claims say Simulated.
 //   - none: no attestation; Verify refuses it with ErrUnattested.
-//   - az-snp: named, not yet supported by this build.
+//   - az-snp: AMD SEV-SNP behind Azure's paravisor and vTPM (package
+//     attest/azsnp): the HCL report's SEV-SNP report verified as for
+//     sev-snp (or, with AllowSimulated, to Kettle's TEST-ONLY root, and then
+//     the claims say Simulated), then the vTPM attestation key it commits
+//     to, the TPM quote that key signed and the PCR values; the build is
+//     bound by the quote's qualifying data (Claims.QualifyingData).
+//     Evidence in the foreign attested-build tool's shape
+//     ({"platform":"az-snp","evidence":{…}}) is read as it is. Producing
+//     az-snp evidence is azsnp.Attester's job; NewAttester does not offer
+//     it yet.
 package attest

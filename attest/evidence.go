@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-sev-guest/abi"
 	tabi "github.com/google/go-tdx-guest/abi"
+	"github.com/kettle-build/kettle/attest/azsnp"
 )
 
 // EvidenceVersion is the version of evidence.json this package writes and
@@ -64,6 +65,13 @@ const (
 // "qeIdentityIssuerChain" (PEM), and for revocation "pckCrl" (DER),
 // "pckCrlIssuerChain" (PEM) and "rootCaCrl" (DER).
 //
+// For az-snp, Report and Certificates are absent; the body under
+// "evidence" holds the HCL report read from the vTPM, the TPM quote with its
+// PCR values, and the VCEK, as package azsnp encodes them (the ASK and ARK
+// are pinned by the verifier). Evidence in the foreign attested-build
+// tool's shape, {"platform":"az-snp","evidence":{…}} with no version, is
+// read as it is and marked Foreign.
+//
 // For none, only version and platform are present: the build is not
 // attested.
 //
@@ -81,6 +89,14 @@ type Evidence struct {
 	Report       []byte            `json:"report,omitempty"`
 	Certificates map[string][]byte `json:"certificates,omitempty"`
 	Collateral   map[string][]byte `json:"collateral,omitempty"`
+	// AzSNP is the body of az-snp evidence: the HCL report, the TPM quote
+	// and its PCR values, and the VCEK (see package azsnp).
+	AzSNP *azsnp.Evidence `json:"evidence,omitempty"`
+	// Foreign marks az-snp evidence read in the foreign attested-build
+	// tool's shape, {"platform":"az-snp","evidence":{…}} without a version;
+	// its quote binds the provenance differently (azsnp.BindingCompactJSON).
+	// Marshal writes such evidence in Kettle's shape.
+	Foreign bool `json:"-"`
 }
 
 // Devices that Evidence.Device names.
@@ -88,6 +104,7 @@ const (
 	DeviceConfigfsTSM = "configfs-tsm"
 	DeviceSEVGuest    = "/dev/sev-guest"
 	DeviceSimulated   = "simulated"
+	DeviceTPM         = "/dev/tpmrm0" // az-snp: the vTPM, through the kernel's resource manager
 )
 
 // Names of the entries of Evidence.Collateral.
@@ -133,7 +150,7 @@ func (e *Evidence) UnmarshalJSON(data []byte) error {
 
 // evidenceFields returns the known fields of evidence.json, in encoding order.
 func evidenceFields() []string {
-	return []string{"version", "platform", "device", "report", "certificates", "collateral"}
+	return []string{"version", "platform", "device", "report", "certificates", "collateral", "evidence"}
 }
 
 // DecodeEvidence parses evidence.json strictly: one JSON object with exactly
@@ -152,11 +169,16 @@ func DecodeEvidence(data []byte) (*Evidence, error) {
 	// The version decides what the other fields mean, so it is read first.
 	var ev Evidence
 	raw, ok := members["version"]
-	if !ok {
+	switch {
+	case ok:
+		if ev.Version, err = decodeInt(raw); err != nil {
+			return nil, fmt.Errorf("version: %w", err)
+		}
+	case foreignAzSNP(members):
+		// The foreign tool's az-snp evidence has no version.
+		ev.Version, ev.Foreign = EvidenceVersion, true
+	default:
 		return nil, errors.New("version: missing")
-	}
-	if ev.Version, err = decodeInt(raw); err != nil {
-		return nil, fmt.Errorf("version: %w", err)
 	}
 	if ev.Version != EvidenceVersion {
 		return nil, fmt.Errorf("version: %d is not supported (this build reads version %d)", ev.Version, EvidenceVersion)
@@ -185,7 +207,7 @@ func DecodeEvidence(data []byte) (*Evidence, error) {
 		if ev.Report, err = decodeBase64(raw); err != nil {
 			return nil, fmt.Errorf("report: %w", err)
 		}
-	} else if ev.Platform != PlatformNone {
+	} else if ev.Platform != PlatformNone && ev.Platform != PlatformAzSNP {
 		return nil, errors.New("report: missing")
 	}
 	for _, f := range []struct {
@@ -212,10 +234,23 @@ func DecodeEvidence(data []byte) (*Evidence, error) {
 			(*f.dst)[name] = b
 		}
 	}
+	if raw, ok := members["evidence"]; ok {
+		if ev.AzSNP, err = azsnp.ParseEvidenceBody(raw); err != nil {
+			return nil, err
+		}
+	}
 	if err := ev.validate(); err != nil {
 		return nil, err
 	}
 	return &ev, nil
+}
+
+// foreignAzSNP reports whether members are az-snp evidence in the foreign
+// tool's shape: exactly "platform" (az-snp) and "evidence".
+func foreignAzSNP(members map[string]json.RawMessage) bool {
+	p, err := decodeString(members["platform"])
+	_, body := members["evidence"]
+	return err == nil && Platform(p) == PlatformAzSNP && body && len(members) == 2
 }
 
 // validate checks what DecodeEvidence checks beyond JSON syntax.
@@ -227,21 +262,32 @@ func (e *Evidence) validate() error {
 		return err
 	}
 	switch e.Device {
-	case "", DeviceConfigfsTSM, DeviceSEVGuest, DeviceSimulated:
+	case "", DeviceConfigfsTSM, DeviceSEVGuest, DeviceSimulated, DeviceTPM:
 	default:
-		return fmt.Errorf("device: unknown device %q (want %s, %s or %s)", e.Device, DeviceConfigfsTSM, DeviceSEVGuest, DeviceSimulated)
+		return fmt.Errorf("device: unknown device %q (want %s, %s, %s or %s)", e.Device, DeviceConfigfsTSM, DeviceSEVGuest, DeviceTPM, DeviceSimulated)
+	}
+	if e.AzSNP != nil && e.Platform != PlatformAzSNP {
+		return fmt.Errorf("evidence: only az-snp evidence has an evidence body, not %s", e.Platform)
 	}
 	switch {
 	case e.Platform == PlatformNone:
 		for _, f := range []struct {
 			name    string
 			present bool
-		}{{"device", e.Device != ""}, {"report", e.Report != nil}, {"certificates", e.Certificates != nil}, {"collateral", e.Collateral != nil}} {
+		}{{"device", e.Device != ""}, {"report", e.Report != nil}, {"certificates", e.Certificates != nil}, {"collateral", e.Collateral != nil}, {"evidence", e.AzSNP != nil}} {
 			if f.present {
 				return fmt.Errorf("%s: unattested evidence (platform none) carries none", f.name)
 			}
 		}
 		return nil
+	case e.Platform == PlatformAzSNP:
+		if e.AzSNP == nil {
+			return errors.New("evidence: missing (az-snp evidence carries the HCL report, the TPM quote and the VCEK there)")
+		}
+		if e.Report != nil || e.Certificates != nil {
+			return errors.New("report, certificates: not used by az-snp evidence (the HCL report and the VCEK are in evidence)")
+		}
+		return checkCollateral(e.Collateral, CollateralSNPCRL)
 	case e.Platform.snp():
 		if len(e.Report) != abi.ReportSize {
 			return fmt.Errorf("report: %d bytes, want %d (an SEV-SNP ATTESTATION_REPORT)", len(e.Report), abi.ReportSize)
@@ -316,12 +362,12 @@ func checkTDXCollateral(c map[string][]byte) error {
 
 func checkPlatform(p Platform) error {
 	switch {
-	case p.snp(), p.tdx(), p == PlatformNone:
+	case p.snp(), p.tdx(), p == PlatformAzSNP, p == PlatformNone:
 		return nil
 	case p.known():
 		return fmt.Errorf("platform: %s evidence is not supported in this build yet", p)
 	}
-	return fmt.Errorf("platform: unknown platform %q (want sev-snp, tdx, sim-snp, sim-tdx or none)", string(p))
+	return fmt.Errorf("platform: unknown platform %q (want sev-snp, tdx, az-snp, sim-snp, sim-tdx or none)", string(p))
 }
 
 // checkSNPCertificates checks that certs is a complete SEV-SNP chain of

@@ -65,7 +65,7 @@ func TestEvidenceBadNewFields(t *testing.T) {
 		{"tdx snp crl", func() *Evidence { e := cloneEvidence(tdx); e.Collateral = map[string][]byte{"crl": {1}}; return e }, "collateral.crl: unknown entry"},
 		{"none with report", func() *Evidence { return &Evidence{Version: 1, Platform: PlatformNone, Report: []byte{1}} }, "report: unattested evidence"},
 		{"none with device", func() *Evidence { return &Evidence{Version: 1, Platform: PlatformNone, Device: DeviceSimulated} }, "device: unattested evidence"},
-		{"az-snp", func() *Evidence { e := cloneEvidence(snp); e.Platform = PlatformAzSNP; return e }, "platform: az-snp evidence is not supported"},
+		{"az-snp without its body", func() *Evidence { e := cloneEvidence(snp); e.Platform = PlatformAzSNP; return e }, "evidence: missing (az-snp evidence carries"},
 		{"unknown platform", func() *Evidence { e := cloneEvidence(snp); e.Platform = "sgx"; return e }, `platform: unknown platform "sgx"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -104,7 +104,7 @@ func TestDecodeEvidenceBad(t *testing.T) {
 		{"platform alias", with(func(e *evidenceJSON) { e.platform = `"snp"` }), `platform: unknown platform "snp"`},
 		{"platform none", with(func(e *evidenceJSON) { e.platform = `"none"` }), "report: unattested evidence (platform none) carries none"},
 		{"platform tdx", with(func(e *evidenceJSON) { e.platform = `"tdx"` }), "certificates: not used by TDX evidence"},
-		{"platform az-snp", with(func(e *evidenceJSON) { e.platform = `"az-snp"` }), "platform: az-snp evidence is not supported"},
+		{"platform az-snp without its body", with(func(e *evidenceJSON) { e.platform = `"az-snp"` }), "evidence: missing (az-snp evidence carries"},
 		{"platform sim-tdx", with(func(e *evidenceJSON) { e.platform = `"sim-tdx"` }), "certificates: not used by TDX evidence"},
 		{"platform number", with(func(e *evidenceJSON) { e.platform = "1" }), "platform: want a string, got a number"},
 		{"report missing", with(func(e *evidenceJSON) { e.report = "" }), "report: missing"},
@@ -157,7 +157,7 @@ func TestDecodeEvidenceBad(t *testing.T) {
 		{"vcek with asvk", with(func(e *evidenceJSON) {
 			e.certificates = fmt.Sprintf(`{"ark": %s, "asvk": %s, "ask": %s, "vcek": %s}`, ark, ask, ask, vcek)
 		}), "certificates.asvk: not part of a vcek chain"},
-		{"unknown field", with(func(e *evidenceJSON) { e.extra = `, "nonce": "00"` }), `"nonce": unknown field (want version, platform, device, report, certificates, collateral)`},
+		{"unknown field", with(func(e *evidenceJSON) { e.extra = `, "nonce": "00"` }), `"nonce": unknown field (want version, platform, device, report, certificates, collateral, evidence)`},
 		{"field in other case", with(func(e *evidenceJSON) { e.extra = `, "Version": 1` }), `"Version": unknown field`},
 		{"field twice", with(func(e *evidenceJSON) { e.extra = `, "version": 1` }), "version: given twice"},
 		{"trailing garbage", with(func(e *evidenceJSON) { e.trailer = "x" }), "evidence: trailing data after the JSON object"},

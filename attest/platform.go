@@ -64,6 +64,12 @@ func (p Platform) snp() bool {
 	return p == PlatformSEVSNP || p == PlatformSimSNP
 }
 
+// snpClaims reports whether verified evidence of p yields SEV-SNP claims
+// (az-snp wraps an SEV-SNP report), to which SEV-SNP policy applies.
+func (p Platform) snpClaims() bool {
+	return p.snp() || p == PlatformAzSNP
+}
+
 // tdx reports whether p's evidence is a TD quote.
 func (p Platform) tdx() bool {
 	return p == PlatformTDX || p == PlatformSimTDX

@@ -48,7 +48,7 @@ func (p *Policy) CheckTCB(c *Claims) (*Report, error) {
 		r.did("platform %s allowed", c.Platform)
 	}
 	switch {
-	case c.Platform.snp():
+	case c.Platform.snpClaims():
 		return r, p.checkSNP(c, r)
 	case c.Platform.tdx():
 		return r, p.checkTDX(c, r)
@@ -147,7 +147,7 @@ func (p *Policy) checkTDX(c *Claims, r *Report) error {
 // names. ok is false when the policy lists none for c's platform.
 func (p *Policy) CheckMeasurement(c *Claims) (ok bool, detail string, err error) {
 	switch {
-	case c.Platform.snp():
+	case c.Platform.snpClaims():
 		if p.SNP == nil || len(p.SNP.Measurements) == 0 {
 			return false, "", nil
 		}

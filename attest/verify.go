@@ -66,6 +66,12 @@ type Claims struct {
 	// identity.
 	CollateralChecked bool
 
+	// az-snp only. The SEV-SNP report's ReportData commits to the HCL
+	// runtime claims (the vTPM's key); the build is bound by the vTPM
+	// quote's qualifying data (extraData), and the quote covers PCRs.
+	QualifyingData []byte
+	PCRs           [][]byte
+
 	// NotChecked lists the checks verification did not make, for want of
 	// collateral, in words (e.g. "revocation (no AMD CRL)").
 	NotChecked []string
@@ -73,11 +79,14 @@ type Claims struct {
 
 // MarshalJSON encodes the claims with byte strings in lower-case hex.
 func (c Claims) MarshalJSON() ([]byte, error) {
-	var rtmrs []string
+	var rtmrs, pcrs []string
 	if c.Platform.tdx() {
 		for _, r := range c.RTMRs {
 			rtmrs = append(rtmrs, hex.EncodeToString(r))
 		}
+	}
+	for _, p := range c.PCRs {
+		pcrs = append(pcrs, hex.EncodeToString(p))
 	}
 	return json.Marshal(struct {
 		Platform    Platform `json:"platform"`
@@ -92,9 +101,11 @@ func (c Claims) MarshalJSON() ([]byte, error) {
 		VMPL        int      `json:"vmpl"`
 		TCB         string   `json:"tcb"`
 		ChipID      string   `json:"chipId,omitempty"`
+		Qualifying  string   `json:"qualifyingData,omitempty"`
+		PCRs        []string `json:"pcrs,omitempty"`
 		NotChecked  []string `json:"notChecked,omitempty"`
 	}{c.Platform, c.Simulated, c.Product, c.Device, hex.EncodeToString(c.Measurement), rtmrs, hex.EncodeToString(c.ReportData[:]),
-		hex.EncodeToString(c.HostData), c.Debug, c.VMPL, c.TCB, hex.EncodeToString(c.ChipID), c.NotChecked})
+		hex.EncodeToString(c.HostData), c.Debug, c.VMPL, c.TCB, hex.EncodeToString(c.ChipID), hex.EncodeToString(c.QualifyingData), pcrs, c.NotChecked})
 }
 
 // Step names a verification step.
@@ -184,7 +195,7 @@ func Verify(ctx context.Context, ev *Evidence, opts VerifyOptions) (*Claims, err
 	if ev.Platform.Simulated() && !opts.AllowSimulated {
 		return nil, &StepError{Step: StepChain, Err: fmt.Errorf("platform %s: %w", ev.Platform, ErrSimulatedNotTrusted)}
 	}
-	if opts.Collateral != nil && ev.Platform.snp() {
+	if opts.Collateral != nil && (ev.Platform.snp() || ev.Platform == PlatformAzSNP) {
 		if err := checkCollateral(opts.Collateral, CollateralSNPCRL); err != nil {
 			return nil, tcbError("supplied collateral: %v", err)
 		}
@@ -198,6 +209,8 @@ func Verify(ctx context.Context, ev *Evidence, opts VerifyOptions) (*Claims, err
 		return verifyTDX(ctx, ev, intelTrust(), opts, now)
 	case PlatformSimTDX:
 		return verifyTDX(ctx, ev, simTDXTrust(), opts, now)
+	case PlatformAzSNP:
+		return verifyAzSNP(ctx, ev, opts, now)
 	case PlatformNone:
 		return nil, &StepError{Step: StepChain, Err: ErrUnattested}
 	}

@@ -230,3 +230,17 @@ func decodeBase64URL(s string) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// MarshalJSON encodes the evidence body (MarshalBody), so that the body can
+// sit inside another document, as it does in package attest's Evidence.
+func (e *Evidence) MarshalJSON() ([]byte, error) { return e.MarshalBody() }
+
+// UnmarshalJSON decodes the evidence body as strictly as ParseEvidenceBody.
+func (e *Evidence) UnmarshalJSON(data []byte) error {
+	d, err := ParseEvidenceBody(data)
+	if err != nil {
+		return err
+	}
+	*e = *d
+	return nil
+}

@@ -1,0 +1,123 @@
+package attest
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/go-sev-guest/abi"
+	"github.com/google/go-sev-guest/kds"
+	"github.com/kettle-build/kettle/attest/azsnp"
+)
+
+// verifyAzSNP verifies az-snp evidence (already validated) with package
+// azsnp, which delegates the SEV-SNP report inside the HCL report to
+// verifySNP: to AMD's roots, or with AllowSimulated, to Kettle's TEST-ONLY
+// root when AMD's do not hold. A failure of the vTPM half (HCL report,
+// runtime claims, attestation key, quote, PCR values) is a chain-step
+// error; the SEV-SNP report's own chain and TCB failures keep their steps.
+// As for sev-snp, when only the TCB step fails the claims come with the
+// error.
+func verifyAzSNP(ctx context.Context, ev *Evidence, opts VerifyOptions, now time.Time) (*Claims, error) {
+	var (
+		claims *Claims
+		tcbErr error
+	)
+	verifier := func(ctx context.Context, report, vcek []byte) (bool, error) {
+		c, err := verifyAzSNPReport(ctx, ev, report, vcek, opts, now)
+		var se *StepError
+		if errors.As(err, &se) && se.Step == StepTCB && c != nil {
+			// The chain holds: go on with the vTPM half, report the TCB
+			// failure at the end.
+			claims, tcbErr = c, err
+			return c.Simulated, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		claims = c
+		return c.Simulated, nil
+	}
+	az, err := azsnp.Verify(ctx, ev.AzSNP, azsnp.Options{VerifySNP: verifier})
+	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, cerr
+		}
+		var se *StepError
+		if errors.As(err, &se) {
+			return nil, &StepError{Step: se.Step, Err: fmt.Errorf("SEV-SNP report in the HCL report: %w", se.Err)}
+		}
+		return nil, &StepError{Step: StepChain, Err: fmt.Errorf("az-snp: %w", err)}
+	}
+	claims.Platform = PlatformAzSNP
+	claims.Device = ev.Device
+	claims.QualifyingData = append([]byte(nil), az.ExtraData...)
+	claims.PCRs = make([][]byte, len(az.PCRs))
+	for i, p := range az.PCRs {
+		claims.PCRs[i] = append([]byte(nil), p...)
+	}
+	claims.Product += " (Azure vTPM)"
+	if tcbErr != nil {
+		return claims, tcbErr
+	}
+	return claims, nil
+}
+
+// verifyAzSNPReport verifies the SEV-SNP report of an HCL report as sev-snp
+// evidence, with the ASK and ARK this package pins for its product line.
+func verifyAzSNPReport(ctx context.Context, ev *Evidence, report, vcek []byte, opts VerifyOptions, now time.Time) (*Claims, error) {
+	line, err := azSNPProductLine(report, vcek)
+	if err != nil {
+		return nil, chainError("%v", err)
+	}
+	try := func(t snpTrust, p Platform) (*Claims, error) {
+		root, err := t.root(line)
+		if err != nil {
+			return nil, chainError("%v", err)
+		}
+		if root == nil || root.ask == nil {
+			return nil, chainError("report: product line %s has no trusted %s root", line, t.name)
+		}
+		snp := &Evidence{Version: EvidenceVersion, Platform: p, Report: report, Collateral: ev.Collateral,
+			Certificates: map[string][]byte{CertVCEK: vcek, CertASK: root.ask.Raw, CertARK: root.ark.Raw}}
+		if err := snp.validate(); err != nil {
+			return nil, chainError("%v", err)
+		}
+		return verifySNP(ctx, snp, t, opts, now)
+	}
+	claims, err := try(amdTrust(), PlatformSEVSNP)
+	var se *StepError
+	if err != nil && opts.AllowSimulated && errors.As(err, &se) && se.Step == StepChain {
+		if sc, serr := try(simTrust(), PlatformSimSNP); serr == nil || sc != nil {
+			return sc, serr
+		}
+	}
+	return claims, err
+}
+
+// azSNPProductLine returns the AMD product line of the chip that signed
+// report: from its CPUID (report version 3 and later), else from the VCEK.
+func azSNPProductLine(report, vcek []byte) (string, error) {
+	r, err := abi.ReportToProto(report)
+	if err != nil {
+		return "", fmt.Errorf("report: %w", err)
+	}
+	if fms := r.GetCpuid1EaxFms(); fms != 0 {
+		return kds.ProductLine(abi.SevProductFromCpuid1Eax(fms)), nil
+	}
+	cert, err := x509.ParseCertificate(vcek)
+	if err != nil {
+		return "", fmt.Errorf("vcek: %w", err)
+	}
+	ext, err := kds.CertificateExtensions(cert, abi.VcekReportSigner)
+	if err != nil {
+		return "", fmt.Errorf("vcek: AMD KDS extensions: %w", err)
+	}
+	product, err := kds.ParseProductName(ext.ProductName, abi.VcekReportSigner)
+	if err != nil {
+		return "", fmt.Errorf("vcek: product name: %w", err)
+	}
+	return kds.ProductLine(product), nil
+}
