@@ -58,7 +58,6 @@ func verifyAzSNP(ctx context.Context, ev *Evidence, opts VerifyOptions, now time
 	for i, p := range az.PCRs {
 		claims.PCRs[i] = append([]byte(nil), p...)
 	}
-	claims.Product += " (Azure vTPM)"
 	if tcbErr != nil {
 		return claims, tcbErr
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/kettle-build/kettle/attest"
+	"github.com/kettle-build/kettle/attest/azsnp"
 	"github.com/kettle-build/kettle/nixinputs"
 	"github.com/kettle-build/kettle/provenance"
 )
@@ -92,6 +94,11 @@ type VerifyReport struct {
 	// NotChecked lists, in words, the checks verification did not make: for
 	// want of a policy, of --measurement or --nonce, or of collateral.
 	NotChecked []string `json:"notChecked,omitempty"`
+	// Foreign names the tool that made a bundle in another tool's layout
+	// (ForeignTool), "" for Kettle's own bundles.
+	Foreign string `json:"foreign,omitempty"`
+	// Binding says how the evidence binds provenance.json.
+	Binding string `json:"binding,omitempty"`
 }
 
 // Verdict is the one-line summary of the report.
@@ -122,6 +129,9 @@ func (r *VerifyReport) Verdict() string {
 	if r.Simulated {
 		s += " — SIMULATED evidence, signed by Kettle's TEST-ONLY key chain, proves nothing about hardware"
 	}
+	if r.Foreign != "" {
+		s += " — FOREIGN bundle made by " + r.Foreign + ": the hardware binds the SHA-256 of its provenance re-serialised as compact JSON, not provenance.json's bytes; it has no input manifest and no artifacts"
+	}
 	return s
 }
 
@@ -139,6 +149,7 @@ type verifier struct {
 	report *VerifyReport
 
 	bundle   *provenance.Bundle
+	foreign  *foreignBundle // a bundle in the foreign tool's layout
 	evidence *attest.Evidence
 	claims   *attest.Claims
 	attested bool  // attest.Verify has run
@@ -180,7 +191,19 @@ func (v *verifier) run(ctx context.Context) {
 func (v *verifier) readBundle(context.Context) (Status, string, error) {
 	b, err := provenance.OpenBundle(v.opts.Bundle)
 	if err != nil {
-		return "", "", err
+		fb, ev, ferr := openForeignBundle(v.opts.Bundle)
+		if ferr != nil {
+			return "", "", err // not a foreign bundle either: Kettle's error
+		}
+		v.foreign, v.bundle, v.evidence = fb, fb.bundle, ev
+		v.report.Foreign = ForeignTool
+		v.report.Platform = ev.Platform
+		detail := fmt.Sprintf("foreign bundle (%s layout): %s and %s with %s evidence, no %s and no %s/",
+			ForeignTool, provenance.FileProvenance, provenance.FileEvidence, ev.Platform, provenance.FileManifest, provenance.DirArtifacts)
+		if len(fb.ignored) > 0 {
+			detail += fmt.Sprintf("; not part of the bundle, ignored: %s", strings.Join(fb.ignored, ", "))
+		}
+		return Pass, detail, nil
 	}
 	v.bundle = b
 	ev, err := attest.DecodeEvidence(b.Evidence)
@@ -248,7 +271,11 @@ func (v *verifier) chain(ctx context.Context) (Status, string, error) {
 	if v.claims.Device != "" {
 		device = ", obtained through " + v.claims.Device
 	}
-	return Pass, simTag(v.claims, fmt.Sprintf("%s report signed by a certificate chain to the %s root%s", v.claims.Platform, v.claims.Product, device)), nil
+	vtpm := ""
+	if v.claims.Platform == attest.PlatformAzSNP {
+		vtpm = "; the report commits to the HCL runtime claims and their vTPM attestation key, which signed a TPM quote of the 24 SHA-256 PCRs shipped"
+	}
+	return Pass, simTag(v.claims, fmt.Sprintf("%s report signed by a certificate chain to the %s root%s%s", v.claims.Platform, v.claims.Product, device, vtpm)), nil
 }
 
 func (v *verifier) notChecked(s ...string) { v.report.NotChecked = append(v.report.NotChecked, s...) }
@@ -310,6 +337,9 @@ func (v *verifier) binding(context.Context) (Status, string, error) {
 	if v.report.Unattested {
 		return Skipped, "UNATTESTED: no report_data binds the provenance", nil
 	}
+	if v.claims.Platform == attest.PlatformAzSNP {
+		return v.azSNPBinding()
+	}
 	digest := sha256.Sum256(v.bundle.Provenance)
 	rd := v.claims.ReportData
 	if subtle.ConstantTimeCompare(rd[:32], digest[:]) != 1 {
@@ -327,6 +357,9 @@ func (v *verifier) binding(context.Context) (Status, string, error) {
 }
 
 func (v *verifier) provenance(context.Context) (Status, string, error) {
+	if v.foreign != nil {
+		return v.foreignProvenance()
+	}
 	st, err := provenance.DecodeStatement(v.bundle.Provenance)
 	if err != nil {
 		return "", "", fmt.Errorf("%s: %w", provenance.FileProvenance, err)
@@ -339,6 +372,10 @@ func (v *verifier) provenance(context.Context) (Status, string, error) {
 }
 
 func (v *verifier) manifest(context.Context) (Status, string, error) {
+	if v.foreign != nil {
+		v.notChecked("input manifest: the foreign bundle has no " + provenance.FileManifest + ", so its inputs cannot be recomputed")
+		return Skipped, fmt.Sprintf("foreign bundle: no %s; the Merkle root of the inputs could not be recomputed", provenance.FileManifest), nil
+	}
 	m, err := provenance.DecodeManifest(v.bundle.Manifest)
 	if err != nil {
 		return "", "", fmt.Errorf("%s: %w", provenance.FileManifest, err)
@@ -353,6 +390,10 @@ func (v *verifier) manifest(context.Context) (Status, string, error) {
 }
 
 func (v *verifier) subjects(ctx context.Context) (Status, string, error) {
+	if v.foreign != nil {
+		v.notChecked("subjects: the foreign bundle ships no artifacts and its subjects are not Nix store paths, so their digests could not be recomputed")
+		return Skipped, fmt.Sprintf("foreign bundle: no %s/; %d subject digest(s) taken on trust from the bound provenance", provenance.DirArtifacts, len(v.report.Subjects)), nil
+	}
 	if len(v.stmt.Subjects) == 0 {
 		return "", "", fmt.Errorf("%s has no subjects", provenance.FileProvenance)
 	}
@@ -417,4 +458,60 @@ func artifactSHA256(b *provenance.Bundle, a provenance.Artifact) ([32]byte, erro
 	}
 	copy(sum[:], h.Sum(nil))
 	return sum, nil
+}
+
+// azSNPBinding is the binding step for az-snp evidence: the provenance is
+// bound by the vTPM quote's qualifying data. Kettle's own bundles bind
+// SHA-256(provenance.json) ‖ nonce there; the foreign tool's bind the
+// SHA-256 of the provenance re-serialised as compact JSON in its own key
+// order, and no nonce.
+func (v *verifier) azSNPBinding() (Status, string, error) {
+	q := v.claims.QualifyingData
+	fileDigest := sha256.Sum256(v.bundle.Provenance)
+	if v.evidence.Foreign {
+		v.report.Binding = "quote qualifying data = SHA-256(compact JSON re-serialisation of provenance.json, in its own key order)"
+		want, err := azsnp.ForeignBinding(v.bundle.Provenance)
+		if err != nil {
+			return "", "", fmt.Errorf("%s: %w", provenance.FileProvenance, err)
+		}
+		if subtle.ConstantTimeCompare(q, want) != 1 {
+			return "", "", fmt.Errorf("vTPM quote qualifying data is %x, expected the foreign binding: SHA-256 of %s re-serialised as compact JSON in its own key order = %x", q, provenance.FileProvenance, want)
+		}
+		if v.opts.Nonce != nil {
+			return "", "", fmt.Errorf("--nonce given, but the foreign tool's binding carries no nonce (qualifying data = SHA-256 of the compact provenance %x)", want)
+		}
+		v.notChecked("nonce: the foreign tool's binding carries none, so the bundle's freshness is not shown")
+		return Pass, fmt.Sprintf("foreign binding: vTPM quote qualifying data = SHA-256 of %s re-serialised as compact JSON in its own key order = %x (not SHA-256 of the file's bytes, %x); no nonce", provenance.FileProvenance, want, fileDigest), nil
+	}
+	v.report.Binding = "quote qualifying data = SHA-256(provenance.json) ‖ nonce"
+	if len(q) != 64 || subtle.ConstantTimeCompare(q[:32], fileDigest[:]) != 1 {
+		return "", "", fmt.Errorf("vTPM quote qualifying data is %x, expected SHA-256(%s) %x ‖ nonce", q, provenance.FileProvenance, fileDigest)
+	}
+	nonce := q[32:]
+	if v.opts.Nonce == nil {
+		v.notChecked("nonce in the quote's qualifying data[32:64] (no --nonce given)")
+		return Pass, fmt.Sprintf("vTPM quote qualifying data = SHA-256(%s) %x ‖ nonce %x (nonce not checked: no --nonce given)", provenance.FileProvenance, fileDigest, nonce), nil
+	}
+	if subtle.ConstantTimeCompare(nonce, v.opts.Nonce[:]) != 1 {
+		return "", "", fmt.Errorf("vTPM quote qualifying data[32:64] (nonce) is %x, expected %x", nonce, v.opts.Nonce[:])
+	}
+	return Pass, fmt.Sprintf("vTPM quote qualifying data = SHA-256(%s) %x ‖ nonce %x", provenance.FileProvenance, fileDigest, nonce), nil
+}
+
+// foreignProvenance is the provenance step of a foreign bundle: the
+// document must pass the in-toto attestation library's checks; Kettle's
+// own buildType and parameters are not expected.
+func (v *verifier) foreignProvenance() (Status, string, error) {
+	if err := provenance.ValidateInToto(v.bundle.Provenance); err != nil {
+		return "", "", fmt.Errorf("%s: %w", provenance.FileProvenance, err)
+	}
+	var st foreignStatement
+	if err := json.Unmarshal(v.bundle.Provenance, &st); err != nil {
+		return "", "", fmt.Errorf("%s: %w", provenance.FileProvenance, err)
+	}
+	for _, s := range st.Subject {
+		v.report.Subjects = append(v.report.Subjects, s.Name)
+	}
+	return Pass, fmt.Sprintf("in-toto Statement v1, SLSA provenance v1 (in-toto library's checks), foreign buildType %s, %d subject(s)",
+		st.Predicate.BuildDefinition.BuildType, len(st.Subject)), nil
 }

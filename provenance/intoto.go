@@ -50,3 +50,9 @@ func validateInToto(data []byte) error {
 	}
 	return nil
 }
+
+// ValidateInToto checks any provenance document, Kettle's or another
+// tool's, as the in-toto attestation library does: an in-toto Statement v1
+// whose predicate is SLSA Provenance v1, each passing its Validate method.
+// DecodeStatement checks Kettle's own provenance further.
+func ValidateInToto(data []byte) error { return validateInToto(data) }
