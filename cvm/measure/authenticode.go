@@ -4,6 +4,7 @@ import (
 	"crypto/sha512"
 	"encoding/binary"
 	"fmt"
+	"hash"
 	"sort"
 )
 
@@ -125,11 +126,21 @@ func sectionName(b []byte) string {
 // 16-byte paragraphs long and its sections reach its end, so for kernels the
 // two agree.
 func AuthenticodeSHA384(img []byte) ([48]byte, error) {
+	var sum [48]byte
+	h := sha512.New384()
+	if err := authenticode(img, h); err != nil {
+		return sum, err
+	}
+	h.Sum(sum[:0])
+	return sum, nil
+}
+
+// authenticode feeds the bytes the Authenticode digest covers to h.
+func authenticode(img []byte, h hash.Hash) error {
 	p, err := parsePE(img)
 	if err != nil {
-		return [48]byte{}, err
+		return err
 	}
-	h := sha512.New384()
 	h.Write(img[:p.checksumOff])
 	if p.certDirOff < 0 {
 		h.Write(img[p.checksumOff+4 : p.sizeOfHeaders])
@@ -149,10 +160,8 @@ func AuthenticodeSHA384(img []byte) ([48]byte, error) {
 		case size > hashed+cert:
 			h.Write(img[hashed : size-cert])
 		case size < hashed+cert:
-			return [48]byte{}, fmt.Errorf("PE image: %d bytes hashed and a %d-byte certificate table are more than its %d bytes", hashed, cert, size)
+			return fmt.Errorf("PE image: %d bytes hashed and a %d-byte certificate table are more than its %d bytes", hashed, cert, size)
 		}
 	}
-	var sum [48]byte
-	h.Sum(sum[:0])
-	return sum, nil
+	return nil
 }
