@@ -80,6 +80,11 @@ sev), --vmm-type QEMU (or ec2, gce), --guest-features 0x1. An absent --initrd or
 			if req.VCPUSig != nil && vcpuType != "" {
 				return usage(fmt.Errorf("--vcpu-type and --vcpu-sig/--vcpu-family are exclusive"))
 			}
+			if vcpuType != "" {
+				if _, err := measure.VCPUSignature(vcpuType); err != nil {
+					return usage(fmt.Errorf("--vcpu-type: %w", err))
+				}
+			}
 			req.VCPUType = vcpuType
 			if req.VMM == measure.VMMQEMU && req.VCPUSig == nil && vcpuType == "" && (req.Mode == measure.ModeSNP || req.Mode == measure.ModeSEVES) {
 				return usage(fmt.Errorf("--vcpu-type (or --vcpu-sig, or --vcpu-family/--vcpu-model/--vcpu-stepping) is required with --vmm-type QEMU"))
@@ -207,6 +212,9 @@ The last line of output is MRTD.`,
 			}
 			if f.Changed("mrtd-order") {
 				req.Conventions.MRTDOrder = measure.MRTDOrder(order)
+				if o := req.Conventions.MRTDOrder; o != measure.MRTDPerPage && o != measure.MRTDSectionWise {
+					return usage(fmt.Errorf("--mrtd-order %q: want %s or %s", order, measure.MRTDPerPage, measure.MRTDSectionWise))
+				}
 			}
 			if memory != "" {
 				if req.MemorySize, err = measure.ParseMemorySize(memory); err != nil {

@@ -565,6 +565,12 @@ func MeasureTDXFiles(r TDXRequest) (*TDXRecord, error) {
 	}
 	if c.KernelSetupPatched {
 		rec.MemorySize, rec.ACPIDataSize = r.MemorySize, r.ACPIDataSize
+		if rec.MemorySize == 0 {
+			rec.MemorySize = DefaultTDXMemory
+		}
+		if rec.ACPIDataSize == 0 {
+			rec.ACPIDataSize = DefaultACPIDataSize
+		}
 	}
 	return rec, nil
 }
