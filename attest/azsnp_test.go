@@ -173,3 +173,51 @@ func TestAzSNPEvidenceBad(t *testing.T) {
 		t.Errorf("az-snp with a report: %v", err)
 	}
 }
+
+// TestAzSNPPolicy: the policy's azsnp.pcrs applies to az-snp claims, on top
+// of its snp section; bad PCR entries are refused naming the key.
+func TestAzSNPPolicy(t *testing.T) {
+	ev := simAzSNP(t, nil)
+	claims, err := Verify(context.Background(), ev, simOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	zero := strings.Repeat("00", 32)
+	pol, err := ParsePolicy([]byte("version: 1\nsnp: {vmpl: 0}\nazsnp:\n  pcrs:\n    \"0\": [\"" + zero + "\"]\n    \"23\": [\"" + strings.Repeat("11", 32) + "\", \"" + zero + "\"]\n"))
+	if err != nil {
+		t.Fatalf("ParsePolicy: %v", err)
+	}
+	rep, err := pol.CheckTCB(claims)
+	if err != nil {
+		t.Fatalf("CheckTCB: %v", err)
+	}
+	if !strings.Contains(strings.Join(rep.Checked, "; "), "vTPM PCRs [0 23] hold allowed values") {
+		t.Errorf("checked: %v", rep.Checked)
+	}
+	out, err := pol.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := ParsePolicy(out)
+	if err != nil || len(back.AzSNP.PCRs) != 2 {
+		t.Fatalf("round trip: %v\n%s", err, out)
+	}
+	pol.AzSNP.PCRs[5] = [][]byte{make([]byte, 31)}
+	pol.AzSNP.PCRs[5][0] = append(pol.AzSNP.PCRs[5][0], 1)
+	_, err = pol.CheckTCB(claims)
+	var pe *PolicyError
+	if !errors.As(err, &pe) || pe.Key != "azsnp.pcrs" || !strings.Contains(err.Error(), "PCR 5") {
+		t.Errorf("PCR 5 not allowed: %v", err)
+	}
+	for doc, want := range map[string]string{
+		"version: 1\nazsnp: {pcrs: {\"24\": []}}":            "azsnp.pcrs.24: unknown key",
+		"version: 1\nazsnp: {pcrs: {\"1\": [\"00\"]}}":       "azsnp.pcrs.1",
+		"version: 1\nazsnp: {pcrs: {\"1\": []}}":             "azsnp.pcrs.1: empty list",
+		"version: 1\nazsnp: {pcr: {}}":                       "azsnp.pcr: unknown key",
+		"version: 1\nazsnp: {pcrs: {1: [\"" + zero + "\"]}}": "want a string",
+	} {
+		if _, err := ParsePolicy([]byte(doc)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParsePolicy(%q): %v, want %q", doc, err, want)
+		}
+	}
+}

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 
+	"github.com/kettle-build/kettle/attest/azsnp"
 	"gopkg.in/yaml.v3"
 )
 
@@ -51,6 +53,21 @@ type Policy struct {
 	Platforms []Platform
 	SNP       *SNPPolicy
 	TDX       *TDXPolicy
+	AzSNP     *AzSNPPolicy
+}
+
+// AzSNPPolicy is the az-snp part of a Policy, on top of its snp part (which
+// applies to the SEV-SNP report inside the HCL report): the values the
+// vTPM's PCRs may hold. In the file it reads
+//
+//	azsnp:
+//	  pcrs:
+//	    "7": ["<hex SHA-256>", …]
+//
+// with PCR indices 0 to 23 as string keys.
+type AzSNPPolicy struct {
+	// PCRs maps a PCR index to its allowed values (32 bytes each).
+	PCRs map[int][][]byte
 }
 
 // SNPPolicy is the SEV-SNP part of a Policy.
@@ -121,7 +138,7 @@ func ParsePolicy(data []byte) (*Policy, error) {
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
 		root = root.Content[0]
 	}
-	m, err := pmap(root, "policy", []string{"version", "platforms", "snp", "tdx"})
+	m, err := pmap(root, "policy", []string{"version", "platforms", "snp", "tdx", "azsnp"})
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +183,42 @@ func ParsePolicy(data []byte) (*Policy, error) {
 			return nil, err
 		}
 	}
+	if v, ok := m["azsnp"]; ok {
+		if p.AzSNP, err = parseAzSNPPolicy(v); err != nil {
+			return nil, err
+		}
+	}
 	return p, nil
+}
+
+func parseAzSNPPolicy(node *yaml.Node) (*AzSNPPolicy, error) {
+	m, err := pmap(node, "azsnp", []string{"pcrs"})
+	if err != nil {
+		return nil, err
+	}
+	ap := &AzSNPPolicy{PCRs: map[int][][]byte{}}
+	v, ok := m["pcrs"]
+	if !ok {
+		return ap, nil
+	}
+	indices := make([]string, azsnp.NumPCRs)
+	for i := range indices {
+		indices[i] = strconv.Itoa(i)
+	}
+	pm, err := pmap(v, "azsnp.pcrs", indices)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range pm {
+		i, _ := strconv.Atoi(k) // pmap admits only "0" to "23"
+		if ap.PCRs[i], err = phexList(v, "azsnp.pcrs."+k, 32); err != nil {
+			return nil, err
+		}
+		if len(ap.PCRs[i]) == 0 {
+			return nil, fmt.Errorf("azsnp.pcrs.%s: empty list (no value would be allowed)", k)
+		}
+	}
+	return ap, nil
 }
 
 func parseSNPPolicy(node *yaml.Node) (*SNPPolicy, error) {
@@ -490,6 +542,9 @@ func (p *Policy) Marshal() ([]byte, error) {
 		Platforms []Platform `json:"platforms,omitempty"`
 		SNP       *snp       `json:"snp,omitempty"`
 		TDX       *tdx       `json:"tdx,omitempty"`
+		AzSNP     *struct {
+			PCRs map[string][]string `json:"pcrs,omitempty"`
+		} `json:"azsnp,omitempty"`
 	}{Version: p.Version, Platforms: p.Platforms}
 	hexes := func(bs [][]byte) []string {
 		var s []string
@@ -510,6 +565,14 @@ func (p *Policy) Marshal() ([]byte, error) {
 		for _, m := range tp.Measurements {
 			out.TDX.Measurements = append(out.TDX.Measurements, tdxm{hex.EncodeToString(m.MRTD), hex.EncodeToString(m.RTMRs[0]),
 				hex.EncodeToString(m.RTMRs[1]), hex.EncodeToString(m.RTMRs[2]), hex.EncodeToString(m.RTMRs[3])})
+		}
+	}
+	if ap := p.AzSNP; ap != nil {
+		out.AzSNP = &struct {
+			PCRs map[string][]string `json:"pcrs,omitempty"`
+		}{PCRs: map[string][]string{}}
+		for i, vs := range ap.PCRs {
+			out.AzSNP.PCRs[strconv.Itoa(i)] = hexes(vs)
 		}
 	}
 	b, err := json.MarshalIndent(out, "", "  ")

@@ -109,7 +109,7 @@ func TestParsePolicyBad(t *testing.T) {
 		{"version float", `{"version": 1.0}`, "version: want an integer, got a number"},
 		{"version negative", `version: -1`, "version: want a decimal integer"},
 		{"version hex", `version: 0x1`, "version: want a decimal integer"},
-		{"unknown top key", "version: 1\nmeasurement: x", "measurement: unknown key (want one of platforms, snp, tdx, version)"},
+		{"unknown top key", "version: 1\nmeasurement: x", "measurement: unknown key (want one of azsnp, platforms, snp, tdx, version)"},
 		{"unknown key JSON", `{"version": 1, "Version": 1}`, "Version: unknown key"},
 		{"duplicate key", `{"version": 1, "version": 1}`, "version"},
 		{"non-string key", "version: 1\n1: x", "key \"1\" is an integer"},
@@ -280,6 +280,7 @@ func FuzzParsePolicy(f *testing.F) {
 	f.Add([]byte("version: 1\ntdx: {measurements: [{mrtd: \"" + hex48a + "\"}], requireCollateral: true}"))
 	f.Add([]byte("version: 1\nsnp: &a {vmpl: 0}\ntdx: *a"))
 	f.Add([]byte(`{"version": 1, "version": 2}`))
+	f.Add([]byte(`{"version": 1, "platforms": ["az-snp"], "azsnp": {"pcrs": {"7": ["` + strings.Repeat("ab", 32) + `"]}}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := ParsePolicy(data)
 		if err != nil {

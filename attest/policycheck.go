@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/hex"
 	"fmt"
+	"sort"
 
 	"github.com/google/go-sev-guest/kds"
+	"github.com/kettle-build/kettle/attest/azsnp"
 )
 
 // PolicyError is a claim the policy does not allow. Key is the policy key
@@ -48,12 +50,35 @@ func (p *Policy) CheckTCB(c *Claims) (*Report, error) {
 		r.did("platform %s allowed", c.Platform)
 	}
 	switch {
+	case c.Platform == PlatformAzSNP:
+		if err := p.checkSNP(c, r); err != nil {
+			return r, err
+		}
+		return r, p.checkAzSNP(c, r)
 	case c.Platform.snpClaims():
 		return r, p.checkSNP(c, r)
 	case c.Platform.tdx():
 		return r, p.checkTDX(c, r)
 	}
 	return r, &PolicyError{"platforms", fmt.Sprintf("no requirements apply to platform %s", c.Platform)}
+}
+
+// checkAzSNP checks the vTPM PCR values of az-snp claims.
+func (p *Policy) checkAzSNP(c *Claims, r *Report) error {
+	if p.AzSNP == nil || len(p.AzSNP.PCRs) == 0 {
+		r.skip("vTPM PCR values (the policy has no azsnp.pcrs)")
+		return nil
+	}
+	if err := azsnp.PCRPolicy(p.AzSNP.PCRs).Check(c.PCRs); err != nil {
+		return &PolicyError{"azsnp.pcrs", err.Error()}
+	}
+	idx := make([]int, 0, len(p.AzSNP.PCRs))
+	for i := range p.AzSNP.PCRs {
+		idx = append(idx, i)
+	}
+	sort.Ints(idx)
+	r.did("vTPM PCRs %v hold allowed values", idx)
+	return nil
 }
 
 func (p *Policy) checkSNP(c *Claims, r *Report) error {
