@@ -164,14 +164,18 @@ type SNPRecord struct {
 	GuestFeatures string  `json:"guestFeatures,omitempty"`
 	// OVMFHash is the chain after the firmware pages; OVMFHashGiven says it
 	// was given (--snp-ovmf-hash) rather than computed from the file.
-	OVMFHash      Hex        `json:"ovmfHash,omitempty"`
-	OVMFHashGiven bool       `json:"ovmfHashGiven,omitempty"`
-	Layout        *SNPLayout `json:"layout,omitempty"`
-	KernelHashes  *struct {
-		Cmdline Hex `json:"cmdline"`
-		Initrd  Hex `json:"initrd"`
-		Kernel  Hex `json:"kernel"`
-	} `json:"kernelHashes,omitempty"`
+	OVMFHash      Hex           `json:"ovmfHash,omitempty"`
+	OVMFHashGiven bool          `json:"ovmfHashGiven,omitempty"`
+	Layout        *SNPLayout    `json:"layout,omitempty"`
+	KernelHashes  *KernelHashes `json:"kernelHashes,omitempty"`
+}
+
+// KernelHashes are the SEV hashes of a record: SHA-256 of the command line
+// (with its NUL), the initrd and the kernel.
+type KernelHashes struct {
+	Cmdline Hex `json:"cmdline"`
+	Initrd  Hex `json:"initrd"`
+	Kernel  Hex `json:"kernel"`
 }
 
 func hexU32(v uint32) string { return fmt.Sprintf("%#08x", v) }
@@ -253,13 +257,14 @@ func MeasureSNPFiles(r SNPRequest) (*SNPRecord, error) {
 		rec.GuestFeatures = fmt.Sprintf("%#x", r.GuestFeatures)
 	}
 
-	var fw []byte
+	// The firmware is small: read it first, then hash it for the record,
+	// measure its pages, and hash the kernel and initrd, side by side.
+	fw, err := readInput("firmware", r.OVMF)
+	if err != nil {
+		return nil, err
+	}
 	var kernelSum, initrdSum [32]byte
-	jobs := []func() error{func() (err error) {
-		fw, err = readInput("firmware", r.OVMF)
-		if err != nil {
-			return err
-		}
+	jobs := []func() error{func() error {
 		rec.Inputs.OVMF = inputFile(r.OVMF, fw, r.SkipInputDigests)
 		return nil
 	}}
@@ -287,17 +292,7 @@ func MeasureSNPFiles(r SNPRequest) (*SNPRecord, error) {
 	var ovmfHash [48]byte
 	var layout SNPLayout
 	if r.Mode == ModeSNP {
-		// The firmware's own record hash and its page chain run side by
-		// side: the first job reads it, this one waits for it.
-		ready := make(chan struct{})
-		read := jobs[0]
-		jobs[0] = func() error { defer close(ready); return read() }
-		jobs = append(jobs, func() error {
-			<-ready
-			if fw == nil {
-				return nil // the read failed and says so
-			}
-			var err error
+		jobs = append(jobs, func() (err error) {
 			if layout, err = ParseSNPLayout(fw); err != nil {
 				return wrapPath(r.OVMF, err)
 			}
@@ -320,11 +315,7 @@ func MeasureSNPFiles(r SNPRequest) (*SNPRecord, error) {
 		opts.Kernel = &SEVHashes{Cmdline: cs, Initrd: initrdSum, Kernel: kernelSum}
 		c := r.Cmdline
 		rec.Inputs.Append = &c
-		rec.KernelHashes = &struct {
-			Cmdline Hex `json:"cmdline"`
-			Initrd  Hex `json:"initrd"`
-			Kernel  Hex `json:"kernel"`
-		}{cs[:], initrdSum[:], kernelSum[:]}
+		rec.KernelHashes = &KernelHashes{cs[:], initrdSum[:], kernelSum[:]}
 	}
 	switch r.Mode {
 	case ModeSNP:
