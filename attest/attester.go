@@ -45,8 +45,9 @@ func DefaultSimMeasurement() []byte {
 
 // NewAttester returns the backend for p: sim-snp and sim-tdx (simulated),
 // none (evidence that says the build is not attested, which verification
-// reports as UNATTESTED). az-snp is named but not supported yet; hardware
-// backends are returned by NewHardwareAttester.
+// reports as UNATTESTED), az-snp (an Azure confidential VM's vTPM at
+// /dev/tpmrm0, with the VCEK from Azure's instance metadata service; see
+// NewAzSNPAttester); hardware backends are returned by NewHardwareAttester.
 func NewAttester(p Platform, opts AttesterOptions) (Attester, error) {
 	switch p {
 	case PlatformSimSNP:
@@ -60,7 +61,7 @@ func NewAttester(p Platform, opts AttesterOptions) (Attester, error) {
 		}
 		return h, nil
 	case PlatformAzSNP:
-		return nil, fmt.Errorf("attestation platform %s is not supported in this build yet", p)
+		return newAzSNP(opts)
 	case PlatformNone:
 		return noneAttester{}, nil
 	}

@@ -5,12 +5,95 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/google/go-sev-guest/abi"
 	"github.com/google/go-sev-guest/kds"
+	"github.com/google/go-tpm/tpm2/transport"
 	"github.com/kettle-build/kettle/attest/azsnp"
 )
+
+// thimTimeout bounds the request for the VCEK to Azure's instance metadata
+// service.
+const thimTimeout = 30 * time.Second
+
+// azSNPAttester is the az-snp backend: the vTPM of an Azure confidential
+// VM, whose quote's qualifying data carries the 64 bytes of ReportData.
+type azSNPAttester struct {
+	a           *azsnp.Attester
+	measurement []byte
+	device      string
+	collateral  map[string][]byte
+}
+
+// newAzSNP opens the vTPM at azsnp.DefaultDevice and gets the chip's VCEK
+// from Azure's instance metadata service (THIM).
+func newAzSNP(opts AttesterOptions) (Attester, error) {
+	tpm, err := azsnp.OpenDevice(azsnp.DefaultDevice)
+	if err != nil {
+		return nil, fmt.Errorf("az-snp: %w (is this an Azure confidential VM?)", err)
+	}
+	// The HCL report first: off Azure this fails without asking the network.
+	if _, err := azsnp.ReadHCLReport(tpm, azsnp.HCLReportNVIndex); err != nil {
+		tpm.Close()
+		return nil, fmt.Errorf("%w (is this an Azure confidential VM?)", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), thimTimeout)
+	defer cancel()
+	vcek, err := azsnp.FetchVCEK(ctx, http.DefaultClient, azsnp.THIMURL)
+	if err != nil {
+		tpm.Close()
+		return nil, fmt.Errorf("az-snp: %w", err)
+	}
+	a, err := NewAzSNPAttester(tpm, vcek, opts)
+	if err != nil {
+		tpm.Close()
+		return nil, err
+	}
+	a.(*azSNPAttester).device = DeviceTPM
+	return a, nil
+}
+
+// NewAzSNPAttester returns the az-snp backend over a vTPM connection and
+// the DER VCEK of the chip: it reads the HCL report once for the launch
+// measurement, and on each Attest quotes the PCRs over the report data
+// (see azsnp.Attester). The measurement is the hardware's: setting
+// opts.Measurement is an error.
+func NewAzSNPAttester(tpm transport.TPM, vcek []byte, opts AttesterOptions) (Attester, error) {
+	if opts.Measurement != nil {
+		return nil, errors.New("az-snp: the launch measurement is the one the hardware took; it cannot be set")
+	}
+	hcl, err := azsnp.ReadHCLReport(tpm, azsnp.HCLReportNVIndex)
+	if err != nil {
+		return nil, err
+	}
+	r, err := azsnp.ParseHCLReport(hcl)
+	if err != nil {
+		return nil, fmt.Errorf("az-snp: the vTPM's %w", err)
+	}
+	report, err := abi.ReportToProto(r.SNPReport)
+	if err != nil {
+		return nil, fmt.Errorf("az-snp: the vTPM's HCL report: SEV-SNP report: %w", err)
+	}
+	return &azSNPAttester{
+		a:           &azsnp.Attester{TPM: tpm, VCEK: append([]byte(nil), vcek...)},
+		measurement: report.GetMeasurement(),
+		collateral:  opts.Collateral,
+	}, nil
+}
+
+func (z *azSNPAttester) Platform() Platform { return PlatformAzSNP }
+
+func (z *azSNPAttester) Measurement() []byte { return append([]byte(nil), z.measurement...) }
+
+func (z *azSNPAttester) Attest(ctx context.Context, reportData [64]byte) (*Evidence, error) {
+	ev, err := z.a.Attest(ctx, reportData[:])
+	if err != nil {
+		return nil, err
+	}
+	return &Evidence{Version: EvidenceVersion, Platform: PlatformAzSNP, Device: z.device, AzSNP: ev, Collateral: z.collateral}, nil
+}
 
 // verifyAzSNP verifies az-snp evidence (already validated) with package
 // azsnp, which delegates the SEV-SNP report inside the HCL report to

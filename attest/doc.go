@@ -42,7 +42,6 @@
 //     to, the TPM quote that key signed and the PCR values; the build is
 //     bound by the quote's qualifying data (Claims.QualifyingData).
 //     Evidence in the foreign attested-build tool's shape
-//     ({"platform":"az-snp","evidence":{…}}) is read as it is. Producing
-//     az-snp evidence is azsnp.Attester's job; NewAttester does not offer
-//     it yet.
+//     ({"platform":"az-snp","evidence":{…}}) is read as it is. NewAttester
+//     produces it on an Azure CVM, with the report data in the quote.
 package attest

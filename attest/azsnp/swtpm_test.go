@@ -1,6 +1,7 @@
 package azsnp_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -16,6 +17,7 @@ import (
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
 	"github.com/google/go-tpm/tpm2/transport/linuxudstpm"
+	"github.com/kettle-build/kettle/attest"
 	"github.com/kettle-build/kettle/attest/azsnp"
 	"github.com/kettle-build/kettle/attest/sim"
 )
@@ -279,5 +281,43 @@ func TestSWTPMWrongAK(t *testing.T) {
 	}
 	if _, err := (&azsnp.Attester{TPM: tpm}).Attest(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "no VCEK") {
 		t.Errorf("no VCEK: %v", err)
+	}
+}
+
+// TestSWTPMAttestKettle: package attest's az-snp backend over the software
+// TPM writes evidence.json that attest decodes and verifies (SIMULATED),
+// with the report data in the quote's qualifying data and the launch
+// measurement of the HCL report's SEV-SNP report.
+func TestSWTPMAttestKettle(t *testing.T) {
+	tpm := startSWTPM(t)
+	vcek := provisionAzure(t, tpm)
+	a, err := attest.NewAzSNPAttester(tpm, vcek, attest.AttesterOptions{})
+	if err != nil {
+		t.Fatalf("NewAzSNPAttester: %v", err)
+	}
+	if a.Platform() != attest.PlatformAzSNP || len(a.Measurement()) != 48 {
+		t.Fatalf("platform %s, measurement %x", a.Platform(), a.Measurement())
+	}
+	rd := attest.ReportData(sha256.Sum256([]byte("provenance.json")), [32]byte{7})
+	ev, err := a.Attest(context.Background(), rd)
+	if err != nil {
+		t.Fatalf("Attest: %v", err)
+	}
+	data, err := ev.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev, err = attest.DecodeEvidence(data); err != nil {
+		t.Fatalf("DecodeEvidence: %v", err)
+	}
+	claims, err := attest.Verify(context.Background(), ev, attest.VerifyOptions{AllowSimulated: true, Now: simNow})
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	if !claims.Simulated || !bytes.Equal(claims.QualifyingData, rd[:]) || !bytes.Equal(claims.Measurement, a.Measurement()) {
+		t.Errorf("claims: simulated %v, qualifying data %x, measurement %x", claims.Simulated, claims.QualifyingData, claims.Measurement)
+	}
+	if _, err := attest.NewAzSNPAttester(tpm, vcek, attest.AttesterOptions{Measurement: make([]byte, 48)}); err == nil {
+		t.Error("a measurement set for az-snp accepted")
 	}
 }
