@@ -26,6 +26,16 @@ const fakeOutput = "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-demo"
 // one-file output, a small manifest, sim-snp evidence over the provenance.
 func writeTestBundle(t *testing.T, nonce [32]byte, measurement []byte) string {
 	t.Helper()
+	a, err := attest.NewAttester(attest.PlatformSimSNP, attest.AttesterOptions{Measurement: measurement, HostData: nonce})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writeTestBundleWith(t, nonce, a)
+}
+
+// writeTestBundleWith is writeTestBundle with the evidence from a.
+func writeTestBundleWith(t *testing.T, nonce [32]byte, a attest.Attester) string {
+	t.Helper()
 	out := t.TempDir()
 	if err := os.WriteFile(filepath.Join(out, "hello"), []byte("hello\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -62,10 +72,6 @@ func writeTestBundle(t *testing.T, nonce [32]byte, measurement []byte) string {
 		BuilderID:    BuilderIDBase + "sim-snp",
 		InvocationID: "test", StartedOn: start, FinishedOn: start.Add(time.Second),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := attest.NewAttester(attest.PlatformSimSNP, attest.AttesterOptions{Measurement: measurement, HostData: nonce})
 	if err != nil {
 		t.Fatal(err)
 	}
