@@ -41,7 +41,9 @@ func newAzSNP(opts AttesterOptions) (Attester, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), thimTimeout)
 	defer cancel()
-	vcek, err := azsnp.FetchVCEK(ctx, http.DefaultClient, azsnp.THIMURL)
+	// The instance metadata service is link-local: never through a proxy.
+	client := &http.Client{Transport: &http.Transport{Proxy: nil}}
+	vcek, err := azsnp.FetchVCEK(ctx, client, azsnp.THIMURL)
 	if err != nil {
 		tpm.Close()
 		return nil, fmt.Errorf("az-snp: %w", err)
