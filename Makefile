@@ -22,11 +22,13 @@ DEMO_BUNDLE      := $(CURDIR)/.kettle/hello.bundle
 
 all: kettle
 
-# Debian packages the demo and the tests need (nix-bin 2.8, a static busybox).
+# Debian packages the demo and the tests need (nix-bin 2.8, a static busybox,
+# swtpm for the vTPM tests).
 deps:
 	@missing=""; \
 	command -v nix >/dev/null 2>&1 || missing="$$missing nix-bin"; \
 	[ -x /bin/busybox ] || missing="$$missing busybox-static"; \
+	command -v swtpm >/dev/null 2>&1 || missing="$$missing swtpm swtpm-tools"; \
 	if [ -n "$$missing" ]; then \
 	  sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
 	  echo "installing$$missing"; \
