@@ -47,7 +47,8 @@ func DefaultSimMeasurement() []byte {
 // none (evidence that says the build is not attested, which verification
 // reports as UNATTESTED), az-snp (an Azure confidential VM's vTPM at
 // /dev/tpmrm0, with the VCEK from Azure's instance metadata service; see
-// NewAzSNPAttester); hardware backends are returned by NewHardwareAttester.
+// NewAzSNPAttester), and sev-snp and tdx (the guest's configfs-tsm, or
+// /dev/sev-guest, of the machine it runs on).
 func NewAttester(p Platform, opts AttesterOptions) (Attester, error) {
 	switch p {
 	case PlatformSimSNP:
