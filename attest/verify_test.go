@@ -502,13 +502,25 @@ func TestAMDRootsPinned(t *testing.T) {
 // is either signed, or part of the signature, or must be zero).
 func FuzzVerifyReport(f *testing.F) {
 	ev := newSimEvidence(f, AttesterOptions{}, [64]byte{1, 2, 3})
+	var offsets []int
+	for _, field := range snpReportFields {
+		offsets = append(offsets, field.offset)
+	}
+	fuzzFlips(f, ev, offsets, [4]int{0x90, 0xff, 0x2a0, 0x80}, "report")
+}
+
+// fuzzFlips is the body of the report and quote fuzz targets: ev verifies;
+// flipping up to two bytes of its report (seeded at each field's offset, and
+// at pair) must either leave it unchanged and accepted, or be refused at the
+// chain step.
+func fuzzFlips(f *testing.F, ev *Evidence, offsets []int, pair [4]int, noun string) {
 	if _, err := Verify(context.Background(), ev, simOptions()); err != nil {
 		f.Fatal(err)
 	}
-	for _, field := range snpReportFields {
-		f.Add(uint16(field.offset), byte(1), uint16(0), byte(0))
+	for _, off := range offsets {
+		f.Add(uint16(off), byte(1), uint16(0), byte(0))
 	}
-	f.Add(uint16(0x90), byte(0xff), uint16(0x2a0), byte(0x80))
+	f.Add(uint16(pair[0]), byte(pair[1]), uint16(pair[2]), byte(pair[3]))
 	f.Fuzz(func(t *testing.T, at1 uint16, x1 byte, at2 uint16, x2 byte) {
 		bad := cloneEvidence(ev)
 		bad.Report[int(at1)%len(bad.Report)] ^= x1
@@ -516,16 +528,16 @@ func FuzzVerifyReport(f *testing.F) {
 		claims, err := Verify(context.Background(), bad, simOptions())
 		if bytes.Equal(bad.Report, ev.Report) {
 			if err != nil {
-				t.Fatalf("unchanged report refused: %v", err)
+				t.Fatalf("unchanged %s refused: %v", noun, err)
 			}
 			return
 		}
 		if err == nil {
-			t.Fatalf("changed report verified: %+v", claims)
+			t.Fatalf("changed %s verified: %+v", noun, claims)
 		}
 		var se *StepError
 		if !errors.As(err, &se) || se.Step != StepChain {
-			t.Fatalf("changed report refused at the wrong step: %v", err)
+			t.Fatalf("changed %s refused at the wrong step: %v", noun, err)
 		}
 	})
 }
