@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/kettle-build/kettle/cvm/measure"
 )
@@ -46,11 +47,8 @@ sev), --vmm-type QEMU (or ec2, gce), --guest-features 0x1. An absent --initrd or
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f := cmd.Flags()
 			usage := func(err error) error { return &exitError{2, err} }
-			if req.OVMF == "" {
-				return usage(fmt.Errorf("--ovmf is required"))
-			}
-			if (f.Changed("initrd") || f.Changed("append")) && req.Kernel == "" {
-				return usage(fmt.Errorf("--initrd and --append need --kernel"))
+			if err := checkBootFlags(f, req.OVMF, req.Kernel); err != nil {
+				return usage(err)
 			}
 			var err error
 			if req.VMM, err = measure.ParseVMMType(vmmType); err != nil {
@@ -200,11 +198,8 @@ The last line of output is MRTD.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f := cmd.Flags()
 			usage := func(err error) error { return &exitError{2, err} }
-			if req.OVMF == "" {
-				return usage(fmt.Errorf("--ovmf is required"))
-			}
-			if (f.Changed("initrd") || f.Changed("append")) && req.Kernel == "" {
-				return usage(fmt.Errorf("--initrd and --append need --kernel"))
+			if err := checkBootFlags(f, req.OVMF, req.Kernel); err != nil {
+				return usage(err)
 			}
 			var err error
 			if req.Conventions, err = measure.TDXProfile(profile); err != nil {
@@ -267,4 +262,16 @@ The last line of output is MRTD.`,
 	fl.Uint32Var(&acpi, "acpi-data-size", 0, "ACPI data size QEMU reserves below the top of low memory (default 0x28000; qemu-patched-suffix only)")
 	fl.BoolVar(&asJSON, "json", false, "print a JSON record with every input's SHA-256 and the RTMR events")
 	return cmd
+}
+
+// checkBootFlags checks the flags both measure commands share: a firmware
+// is required, and --initrd/--append only make sense with --kernel.
+func checkBootFlags(f *pflag.FlagSet, ovmf, kernel string) error {
+	if ovmf == "" {
+		return fmt.Errorf("--ovmf is required")
+	}
+	if (f.Changed("initrd") || f.Changed("append")) && kernel == "" {
+		return fmt.Errorf("--initrd and --append need --kernel")
+	}
+	return nil
 }
