@@ -116,10 +116,10 @@ func (r *VerifyReport) Verdict() string {
 			}
 		}
 		if len(skipped) > 0 {
-			s += fmt.Sprintf(" (not checked: %v)", skipped)
+			s += " (steps skipped: " + strings.Join(skipped, ", ") + ")"
 		}
 		if len(r.NotChecked) > 0 {
-			s += fmt.Sprintf(" — %d check(s) not made, see below", len(r.NotChecked))
+			s += fmt.Sprintf(" — %d check(s) not made, listed above", len(r.NotChecked))
 		}
 	case r.Unattested:
 		s = "UNATTESTED: FAILED at " + r.Failed
@@ -268,7 +268,11 @@ func (v *verifier) chain(ctx context.Context) (Status, string, error) {
 		return "", "", err
 	}
 	device := ""
-	if v.claims.Device != "" {
+	switch v.claims.Device {
+	case "":
+	case attest.DeviceSimulated:
+		device = ", made by Kettle's simulator"
+	default:
 		device = ", obtained through " + v.claims.Device
 	}
 	vtpm := ""
