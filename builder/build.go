@@ -142,12 +142,26 @@ func Build(ctx context.Context, opts BuildOptions) (*BuildResult, error) {
 	}
 	stage("resolve", t)
 
-	// 2. Realise the locked ref, so that the source built is the one recorded.
+	// 2. Instantiate the locked ref, so that the source built is the one
+	// recorded. The derivations are in the store before anything builds, so
+	// the closure walk and the hashing of the sources run while nix builds.
 	t = time.Now()
 	installable := md.LockedURL
 	if ref.Attr != "" {
 		installable += "#" + ref.Attr
 	}
+	roots, err := opts.Nix.Instantiate(ctx, installable)
+	if err != nil {
+		return nil, err
+	}
+	stage("instantiate", t)
+	srcCtx, cancelSrc := context.WithCancel(ctx)
+	defer cancelSrc()
+	srcCh := make(chan sourceResult, 1)
+	go func() { srcCh <- walkAndHashSources(srcCtx, opts.Nix, roots, workers) }()
+
+	// 3. Realise.
+	t = time.Now()
 	logf("building %s", installable)
 	results, err := opts.Nix.Build(ctx, installable)
 	if err != nil {
@@ -157,71 +171,57 @@ func Build(ctx context.Context, opts BuildOptions) (*BuildResult, error) {
 		return nil, fmt.Errorf("nix build %s produced no outputs", installable)
 	}
 	stage("realise", t)
-
-	// 3. Walk the derivation closure from every built derivation.
-	t = time.Now()
-	var roots []string
 	type outRef struct{ name, path, drv string }
 	var outs []outRef
+	built := map[string]bool{}
 	for _, r := range results {
-		roots = append(roots, r.DrvPath)
+		built[r.DrvPath] = true
 		for name, p := range r.Outputs {
 			outs = append(outs, outRef{name: name, path: p, drv: r.DrvPath})
 		}
 	}
 	sort.Slice(outs, func(i, j int) bool { return outs[i].path < outs[j].path })
-	closure, err := nixinputs.WalkClosure(ctx, roots, nixinputs.WalkOptions{Workers: workers})
-	if err != nil {
-		return nil, err
+	if len(built) != len(roots) || !allIn(roots, built) {
+		return nil, fmt.Errorf("nix build %s built %v, but it instantiated to %v", installable, keys(built), roots)
 	}
-	logf("walked %d derivations", len(closure.Derivations))
-	stage("walk", t)
 
-	// 4. Hash outputs and sources ourselves, and cross-check with the Nix
-	// database. The sources a build sees are the inputSrcs and everything
-	// they reference (a builtins.toFile text may name other store paths), so
-	// the references are followed through the database while the direct
-	// ones are being hashed.
+	// 4. The sources (walked and hashed meanwhile), then the outputs: hashed
+	// by Kettle and cross-checked with the Nix database.
 	t = time.Now()
-	direct := closure.InputSrcs()
-	toHash := make([]string, 0, len(outs)+len(direct))
-	for _, o := range outs {
-		toHash = append(toHash, o.path)
+	sr := <-srcCh
+	if sr.err != nil {
+		return nil, sr.err
 	}
-	toHash = append(toHash, direct...)
-	type hashResult struct {
-		hashes map[string]nixinputs.NarHash
-		err    error
+	stage("wait-sources", t)
+	t = time.Now()
+	closure, srcs, hashes := sr.closure, sr.srcs, sr.hashes
+	timings["walk"], timings["hash-sources"] = sr.walk.String(), sr.hash.String()
+	logf("walked %d derivations; hashed %d sources while nix built", len(closure.Derivations), len(srcs))
+	outPaths := make([]string, len(outs))
+	for i, o := range outs {
+		outPaths[i] = o.path
 	}
-	hashCh := make(chan hashResult, 1)
+	infoCh := make(chan pathInfoResult, 1)
 	go func() {
-		h, err := nixinputs.HashPaths(ctx, toHash, workers)
-		hashCh <- hashResult{h, err}
+		infos, err := opts.Nix.PathInfo(ctx, outPaths...)
+		infoCh <- pathInfoResult{infos, err}
 	}()
-	infos, srcs, err := sourceClosure(ctx, opts.Nix, toHash[:len(outs)], direct)
-	hr := <-hashCh
+	outHashes, err := nixinputs.HashPaths(ctx, outPaths, workers)
+	ir := <-infoCh
 	if err != nil {
 		return nil, err
 	}
-	if hr.err != nil {
-		return nil, hr.err
+	if ir.err != nil {
+		return nil, ir.err
 	}
-	hashes := hr.hashes
-	if extra := missingFrom(hashes, srcs); len(extra) > 0 {
-		more, err := nixinputs.HashPaths(ctx, extra, workers)
-		if err != nil {
-			return nil, err
-		}
-		for p, h := range more {
-			hashes[p] = h
-		}
-		toHash = append(toHash, extra...)
-	}
-	if err := crossCheck(toHash, hashes, infos); err != nil {
+	if err := crossCheck(outPaths, outHashes, ir.infos); err != nil {
 		return nil, err
+	}
+	for p, h := range outHashes {
+		hashes[p] = h
 	}
 	logf("hashed %d outputs and %d sources (NAR SHA-256, cross-checked with the Nix database)", len(outs), len(srcs))
-	stage("hash", t)
+	stage("hash-outputs", t)
 
 	// 5. The input manifest.
 	t = time.Now()
@@ -359,7 +359,7 @@ func Build(ctx context.Context, opts BuildOptions) (*BuildResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeBundle(w, provJSON, evJSON, manifestJSON, toHash[:len(outs)], opts.Artifacts); err != nil {
+	if err := writeBundle(w, provJSON, evJSON, manifestJSON, outPaths, opts.Artifacts); err != nil {
 		if aerr := w.Abort(); aerr != nil {
 			err = errors.Join(err, aerr)
 		}
@@ -431,11 +431,69 @@ func gatherToolchain(ctx context.Context, opts BuildOptions) toolchainFacts {
 	return tc
 }
 
-// sourceClosure queries the Nix database for the outputs and the direct
-// sources, then follows the sources' references until none is new. It
-// returns every path's info and the sorted closure of the sources.
-func sourceClosure(ctx context.Context, nix *nixinputs.Driver, outputs, direct []string) (map[string]nixinputs.PathInfo, []string, error) {
-	infos, err := nix.PathInfo(ctx, append(append([]string(nil), outputs...), direct...)...)
+type pathInfoResult struct {
+	infos map[string]nixinputs.PathInfo
+	err   error
+}
+
+// sourceResult is what walkAndHashSources found.
+type sourceResult struct {
+	closure *nixinputs.Closure
+	srcs    []string // the inputSrcs and their reference closure, sorted
+	hashes  map[string]nixinputs.NarHash
+	walk    time.Duration
+	hash    time.Duration
+	err     error
+}
+
+// walkAndHashSources walks the derivation closure of roots, finds the
+// sources a build sees — the inputSrcs and everything they reference (a
+// builtins.toFile text may name other store paths) — and hashes them,
+// cross-checked with the Nix database. It needs only the instantiated
+// derivations, so it runs while nix builds.
+func walkAndHashSources(ctx context.Context, nix *nixinputs.Driver, roots []string, workers int) sourceResult {
+	var r sourceResult
+	t := time.Now()
+	if r.closure, r.err = nixinputs.WalkClosure(ctx, roots, nixinputs.WalkOptions{Workers: workers}); r.err != nil {
+		return r
+	}
+	r.walk = time.Since(t).Round(time.Millisecond)
+	t = time.Now()
+	var infos map[string]nixinputs.PathInfo
+	if infos, r.srcs, r.err = sourceClosure(ctx, nix, r.closure.InputSrcs()); r.err != nil {
+		return r
+	}
+	if r.hashes, r.err = nixinputs.HashPaths(ctx, r.srcs, workers); r.err != nil {
+		return r
+	}
+	r.err = crossCheck(r.srcs, r.hashes, infos)
+	r.hash = time.Since(t).Round(time.Millisecond)
+	return r
+}
+
+func allIn(paths []string, set map[string]bool) bool {
+	for _, p := range paths {
+		if !set[p] {
+			return false
+		}
+	}
+	return true
+}
+
+func keys(set map[string]bool) []string {
+	ks := make([]string, 0, len(set))
+	for k := range set {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// sourceClosure queries the Nix database for the direct sources, then
+// follows their references until none is new. It returns every path's info
+// and the sorted closure of the sources.
+func sourceClosure(ctx context.Context, nix *nixinputs.Driver, direct []string) (map[string]nixinputs.PathInfo, []string, error) {
+	infos, err := nix.PathInfo(ctx, direct...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -476,16 +534,6 @@ func sourceClosure(ctx context.Context, nix *nixinputs.Driver, outputs, direct [
 	}
 	sort.Strings(srcs)
 	return infos, srcs, nil
-}
-
-func missingFrom(have map[string]nixinputs.NarHash, paths []string) []string {
-	var missing []string
-	for _, p := range paths {
-		if _, ok := have[p]; !ok {
-			missing = append(missing, p)
-		}
-	}
-	return missing
 }
 
 // crossCheck compares Kettle's own NAR hashes with the Nix database's.

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 )
 
@@ -182,6 +183,42 @@ func (d *Driver) Build(ctx context.Context, installable string) ([]BuildResult, 
 		return nil, fmt.Errorf("nix build %s: %w", installable, err)
 	}
 	return res, nil
+}
+
+// Instantiate evaluates installable and writes its derivations to the store
+// without building anything, with `nix path-info --derivation
+// --no-update-lock-file` (one .drv path per line on every Nix since 2.4).
+// The result is sorted.
+func (d *Driver) Instantiate(ctx context.Context, installable string) ([]string, error) {
+	out, err := d.run(ctx, "path-info", "--derivation", "--no-update-lock-file", installable)
+	if err != nil {
+		return nil, err
+	}
+	drvs, err := decodeDrvList(out)
+	if err != nil {
+		return nil, fmt.Errorf("nix path-info --derivation %s: %w", installable, err)
+	}
+	return drvs, nil
+}
+
+// decodeDrvList reads the .drv paths `nix path-info --derivation` prints.
+func decodeDrvList(out []byte) ([]string, error) {
+	var drvs []string
+	for _, line := range strings.Split(string(out), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		if !filepath.IsAbs(line) || !strings.HasSuffix(line, ".drv") || strings.ContainsAny(line, " \t") {
+			return nil, fmt.Errorf("output line %q is not a .drv store path", line)
+		}
+		drvs = append(drvs, line)
+	}
+	if len(drvs) == 0 {
+		return nil, errors.New("no derivation in the output")
+	}
+	sort.Strings(drvs)
+	return drvs, nil
 }
 
 // PathInfo queries the Nix database with `nix path-info --json` for the given

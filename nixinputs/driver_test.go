@@ -262,3 +262,15 @@ func TestTailBuffer(t *testing.T) {
 		t.Errorf("buffer grew to %d bytes", len(tb.buf))
 	}
 }
+
+func TestDecodeDrvList(t *testing.T) {
+	got, err := decodeDrvList([]byte("/nix/store/b-y.drv\n/nix/store/a-x.drv\n\n"))
+	if err != nil || !reflect.DeepEqual(got, []string{"/nix/store/a-x.drv", "/nix/store/b-y.drv"}) {
+		t.Fatalf("decodeDrvList = %q, %v", got, err)
+	}
+	for _, bad := range []string{"", "\n", "/nix/store/a-x\n", "relative.drv\n", "/nix/store/a x.drv\n", "warning: something\n"} {
+		if got, err := decodeDrvList([]byte(bad)); err == nil {
+			t.Errorf("decodeDrvList(%q) = %q, want an error", bad, got)
+		}
+	}
+}
