@@ -102,7 +102,7 @@ SHA-256(provenance.json) ‖ nonce, and writes the bundle atomically.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&output, "output", "o", "kettle-bundle", "bundle to write: a directory, or a file ending in .tar (must not exist)")
-	f.StringVar(&platform, "attest", "auto", "attestation backend: auto (the TEE this machine is), sev-snp, tdx, sim-snp, sim-tdx, or none (an UNATTESTED bundle)")
+	f.StringVar(&platform, "attest", "auto", "attestation backend: auto (the TEE this machine is), sev-snp, tdx, az-snp (Azure vTPM), sim-snp, sim-tdx, or none (an UNATTESTED bundle)")
 	f.StringVar(&collateralDir, "collateral", "", "directory of collateral to put in the evidence for offline TCB checks: crl.der (AMD), tcb_info.json, qe_identity.json, ... (Intel)")
 	f.StringVar(&nonceHex, "nonce", "", "requester's 32-byte nonce, hex (default all zero)")
 	f.StringVar(&measurementHex, "sim-measurement", "", "simulated backends: the 48-byte launch measurement to report, hex")
