@@ -194,9 +194,9 @@ func Build(ctx context.Context, opts BuildOptions) (*BuildResult, error) {
 	}
 	stage("wait-sources", t)
 	t = time.Now()
-	closure, srcs, hashes := sr.closure, sr.srcs, sr.hashes
+	closure, srcs, srcHashes := sr.closure, sr.srcs, sr.hashes
 	timings["walk"], timings["hash-sources"] = sr.walk.String(), sr.hash.String()
-	logf("walked %d derivations; hashed %d sources while nix built", len(closure.Derivations), len(srcs))
+	logf("walked %d derivations", len(closure.Derivations))
 	outPaths := make([]string, len(outs))
 	for i, o := range outs {
 		outPaths[i] = o.path
@@ -216,9 +216,6 @@ func Build(ctx context.Context, opts BuildOptions) (*BuildResult, error) {
 	}
 	if err := crossCheck(outPaths, outHashes, ir.infos); err != nil {
 		return nil, err
-	}
-	for p, h := range outHashes {
-		hashes[p] = h
 	}
 	logf("hashed %d outputs and %d sources (NAR SHA-256, cross-checked with the Nix database)", len(outs), len(srcs))
 	stage("hash-outputs", t)
@@ -273,7 +270,7 @@ func Build(ctx context.Context, opts BuildOptions) (*BuildResult, error) {
 		}
 	}
 	for _, p := range srcs {
-		h := hashes[p]
+		h := srcHashes[p]
 		leaves = append(leaves, provenance.SrcLeaf(p, h.SHA256))
 		info.Sources = append(info.Sources, provenance.Dependency{
 			Name: p, SHA256: h.SHA256,
@@ -311,7 +308,7 @@ func Build(ctx context.Context, opts BuildOptions) (*BuildResult, error) {
 		Timings:        timings,
 	}
 	for _, o := range outs {
-		h := hashes[o.path]
+		h := outHashes[o.path]
 		info.Subjects = append(info.Subjects, provenance.Subject{
 			Name: o.path, Output: o.name, SHA256: h.SHA256, NarSize: h.Size,
 		})
