@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -9,7 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kettle-build/kettle/attest"
-	"github.com/kettle-build/kettle/builder"
+	"github.com/kettle-build/kettle/nixinputs"
+	"github.com/kettle-build/kettle/verify"
 )
 
 func newVerifyCommand() *cobra.Command {
@@ -32,7 +34,10 @@ measurement given by --measurement, and lists the checks it did not make. A bund
 built with --attest none is UNATTESTED and fails unless --allow-unattested is given.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := builder.VerifyOptions{Bundle: args[0], UseStore: useStore, AllowSimulated: allowSim, AllowUnattested: allowUnattested}
+			opts := verify.Options{Bundle: args[0], AllowSimulated: allowSim, AllowUnattested: allowUnattested}
+			if useStore {
+				opts.Store = storeHasher{}
+			}
 			if policyFile != "" {
 				data, err := os.ReadFile(policyFile)
 				if err != nil {
@@ -65,10 +70,10 @@ built with --attest none is UNATTESTED and fails unless --allow-unattested is gi
 				}
 				opts.Measurement = b
 			}
-			rep := builder.Verify(cmd.Context(), opts)
+			rep := verify.Verify(cmd.Context(), opts)
 			if asJSON {
 				out := struct {
-					*builder.VerifyReport
+					*verify.Report
 					Verdict string `json:"verdict"`
 				}{rep, rep.Verdict()}
 				if err := writeJSON(cmd.OutOrStdout(), out); err != nil {
@@ -95,7 +100,7 @@ built with --attest none is UNATTESTED and fails unless --allow-unattested is gi
 	return cmd
 }
 
-func printReport(w io.Writer, r *builder.VerifyReport) {
+func printReport(w io.Writer, r *verify.Report) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "STEP\tRESULT\tDETAIL")
 	for _, s := range r.Steps {
@@ -106,4 +111,15 @@ func printReport(w io.Writer, r *builder.VerifyReport) {
 		fmt.Fprintf(w, "not checked: %s\n", n)
 	}
 	fmt.Fprintf(w, "\n%s: %s\n", r.Bundle, r.Verdict())
+}
+
+// storeHasher re-hashes local store paths with Kettle's NAR hasher.
+type storeHasher struct{}
+
+func (storeHasher) NarSHA256(ctx context.Context, storePath string) ([32]byte, error) {
+	h, err := nixinputs.HashPaths(ctx, []string{storePath}, 1)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	return h[storePath].SHA256, nil
 }

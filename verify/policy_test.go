@@ -1,4 +1,4 @@
-package builder
+package verify
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"github.com/kettle-build/kettle/attest"
 )
 
-func stepOf(r *VerifyReport, name string) StepResult {
+func stepOf(r *Report, name Step) StepResult {
 	for _, s := range r.Steps {
 		if s.Step == name {
 			return s
@@ -29,7 +29,7 @@ func TestVerifyPolicy(t *testing.T) {
 	nonce := sha256.Sum256([]byte("nonce"))
 	bundle := writeTestBundle(t, nonce, measurement)
 
-	rep := Verify(context.Background(), VerifyOptions{Bundle: bundle, AllowSimulated: true})
+	rep := Verify(context.Background(), Options{Bundle: bundle, AllowSimulated: true})
 	if !rep.OK {
 		t.Fatalf("no policy: failed at %s: %+v", rep.Failed, rep.Steps)
 	}
@@ -46,7 +46,7 @@ func TestVerifyPolicy(t *testing.T) {
 	vmpl := 0
 	good := &attest.Policy{Version: 1, Platforms: []attest.Platform{attest.PlatformSimSNP},
 		SNP: &attest.SNPPolicy{Measurements: [][]byte{measurement}, HostData: nonce[:], VMPL: &vmpl}}
-	rep = Verify(context.Background(), VerifyOptions{Bundle: bundle, AllowSimulated: true, Policy: good})
+	rep = Verify(context.Background(), Options{Bundle: bundle, AllowSimulated: true, Policy: good})
 	if !rep.OK {
 		t.Fatalf("good policy: failed at %s: %+v", rep.Failed, rep.Steps)
 	}
@@ -58,8 +58,10 @@ func TestVerifyPolicy(t *testing.T) {
 	}
 
 	for _, tc := range []struct {
-		name, step, want string
-		edit             func(p *attest.Policy)
+		name string
+		step Step
+		want string
+		edit func(p *attest.Policy)
 	}{
 		{"measurement", StepMeasurement, "policy snp.measurements", func(p *attest.Policy) { p.SNP.Measurements = [][]byte{make([]byte, 48)} }},
 		{"host data", StepTCB, "policy snp.hostData", func(p *attest.Policy) { p.SNP.HostData = make([]byte, 32) }},
@@ -70,7 +72,7 @@ func TestVerifyPolicy(t *testing.T) {
 		sp := *good.SNP
 		p.SNP = &sp
 		tc.edit(&p)
-		rep := Verify(context.Background(), VerifyOptions{Bundle: bundle, AllowSimulated: true, Policy: &p})
+		rep := Verify(context.Background(), Options{Bundle: bundle, AllowSimulated: true, Policy: &p})
 		if rep.OK || rep.Failed != tc.step || !strings.Contains(stepOf(rep, tc.step).Detail, tc.want) {
 			t.Errorf("%s: failed at %q: %+v; want %s naming %q", tc.name, rep.Failed, rep.Steps, tc.step, tc.want)
 		}
@@ -85,23 +87,23 @@ func TestVerifyUnattested(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(bundle, "evidence.json"), []byte(`{"version":1,"platform":"none"}`+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	rep := Verify(context.Background(), VerifyOptions{Bundle: bundle})
+	rep := Verify(context.Background(), Options{Bundle: bundle})
 	if rep.OK || rep.Failed != StepChain || !rep.Unattested || !strings.HasPrefix(rep.Verdict(), "UNATTESTED") {
 		t.Fatalf("unattested: %+v, verdict %q", rep, rep.Verdict())
 	}
 	if d := stepOf(rep, StepChain).Detail; !strings.Contains(d, "--allow-unattested") {
 		t.Errorf("chain detail %q", d)
 	}
-	rep = Verify(context.Background(), VerifyOptions{Bundle: bundle, AllowUnattested: true, AllowSimulated: true})
+	rep = Verify(context.Background(), Options{Bundle: bundle, AllowUnattested: true, AllowSimulated: true})
 	if !rep.OK || !strings.HasPrefix(rep.Verdict(), "UNATTESTED (accepted") {
 		t.Fatalf("allowed: %+v, verdict %q", rep.Steps, rep.Verdict())
 	}
-	for _, s := range []string{StepChain, StepTCB, StepMeasurement, StepBinding} {
+	for _, s := range []Step{StepChain, StepTCB, StepMeasurement, StepBinding} {
 		if st := stepOf(rep, s).Status; st != Skipped {
 			t.Errorf("step %s: %s, want SKIP", s, st)
 		}
 	}
-	for _, s := range []string{StepProvenance, StepManifest, StepSubjects} {
+	for _, s := range []Step{StepProvenance, StepManifest, StepDependencies, StepSubjects} {
 		if st := stepOf(rep, s).Status; st != Pass {
 			t.Errorf("step %s: %s, want PASS", s, st)
 		}

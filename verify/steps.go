@@ -1,0 +1,330 @@
+package verify
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/kettle-build/kettle/attest"
+	"github.com/kettle-build/kettle/provenance"
+)
+
+func (v *verifier) readBundle(context.Context) (Status, string, error) {
+	b, ev, format, err := openBundle(v.opts.Bundle)
+	if err != nil {
+		return "", "", err
+	}
+	v.bundle, v.evidence, v.format = b, ev, format
+	r := v.report
+	r.format = format
+	r.Foreign = format.Producer
+	r.Platform = ev.Platform
+	r.Simulated = ev.Platform.Simulated()
+	r.Unattested = ev.Platform == attest.PlatformNone
+	return Pass, bundleDetail(b, ev, format), nil
+}
+
+// unattested is the outcome of a hardware step of a bundle built with
+// --attest none: a failure unless the verifier allows such bundles, and a
+// failure too when the user asked for a check (named by asked) that only
+// evidence could answer; otherwise skipped with the reason.
+func (v *verifier) unattested(asked, skipped string) (Status, string, error) {
+	if !v.opts.AllowUnattested {
+		return "", "", fmt.Errorf("%w (pass --allow-unattested to check the rest of the bundle anyway)", attest.ErrUnattested)
+	}
+	if asked != "" {
+		return "", "", fmt.Errorf("%s given, but the bundle is UNATTESTED: there is no hardware report to check it against", asked)
+	}
+	return Skipped, "UNATTESTED: " + skipped + " (accepted with --allow-unattested)", nil
+}
+
+// chain runs attest.Verify, the one verification of the evidence; the tcb
+// step reads its outcome. The chain passes only when attest.Verify says so:
+// without error, or with claims and an error of its TCB step.
+func (v *verifier) chain(ctx context.Context) (Status, string, error) {
+	if v.report.Unattested {
+		return v.unattested("", "no hardware report")
+	}
+	claims, err := attest.Verify(ctx, v.evidence, attest.VerifyOptions{AllowSimulated: v.opts.AllowSimulated, Collateral: v.opts.Collateral})
+	v.claims, v.attErr = claims, err
+	if claims != nil {
+		v.report.Measurement = fmt.Sprintf("%x", claims.Measurement)
+		v.report.Simulated = claims.Simulated
+	}
+	var se *attest.StepError
+	if err != nil && !(claims != nil && errors.As(err, &se) && se.Step == attest.StepTCB) {
+		return "", "", err
+	}
+	detail := fmt.Sprintf("%s report signed by a certificate chain to the %s root", claims.Platform, claims.Product)
+	if claims.Platform == attest.PlatformAzSNP {
+		detail += "; the report commits to the HCL runtime claims and their vTPM attestation key, which signed a TPM quote of the 24 SHA-256 PCRs shipped"
+	}
+	if claims.Device != "" {
+		// evidence.device is not covered by any signature: the producer's
+		// word only.
+		detail += fmt.Sprintf("; unauthenticated: evidence.device says %q", claims.Device)
+	}
+	return Pass, simTag(claims, detail), nil
+}
+
+func simTag(c *attest.Claims, s string) string {
+	if c != nil && c.Simulated {
+		return s + " [SIMULATED: Kettle TEST-ONLY root]"
+	}
+	return s
+}
+
+func (v *verifier) tcb(context.Context) (Status, string, error) {
+	if v.report.Unattested {
+		asked := ""
+		if v.opts.Policy != nil {
+			asked = "--policy"
+		}
+		return v.unattested(asked, "no TCB to judge")
+	}
+	if v.attErr != nil {
+		return "", "", v.attErr
+	}
+	c := v.claims
+	v.notChecked(c.NotChecked...)
+	detail := fmt.Sprintf("baseline: debug=%t vmpl=%d tcb=%s", c.Debug, c.VMPL, c.TCB)
+	if v.opts.Policy == nil {
+		v.notChecked("policy: minimum TCB/SVNs, HOST_DATA/MRCONFIGID, VMPL and allowed measurements (no --policy given)")
+		return Pass, simTag(c, detail+"; no --policy: only the baseline applies"), nil
+	}
+	rep, err := v.opts.Policy.CheckTCB(c)
+	if err != nil {
+		return "", "", err
+	}
+	v.notChecked(rep.NotChecked...)
+	if len(rep.Checked) > 0 {
+		detail += "; policy: " + strings.Join(rep.Checked, ", ")
+	}
+	return Pass, simTag(c, detail), nil
+}
+
+func (v *verifier) measurement(context.Context) (Status, string, error) {
+	if v.report.Unattested {
+		asked := ""
+		if v.opts.Measurement != nil {
+			asked = "--measurement"
+		}
+		return v.unattested(asked, "no launch measurement")
+	}
+	got := v.claims.Measurement
+	var details []string
+	if v.opts.Policy != nil {
+		ok, detail, err := v.opts.Policy.CheckMeasurement(v.claims)
+		if err != nil {
+			return "", "", err
+		}
+		if ok {
+			details = append(details, detail)
+		}
+	}
+	if v.opts.Measurement != nil {
+		if !bytes.Equal(got, v.opts.Measurement) {
+			return "", "", fmt.Errorf("launch measurement %x, expected %x", got, v.opts.Measurement)
+		}
+		details = append(details, fmt.Sprintf("launch measurement %x equals --measurement", got))
+	}
+	if len(details) == 0 {
+		v.notChecked("launch measurement (no --measurement, and no allowed measurements in a --policy)")
+		return Skipped, fmt.Sprintf("no --measurement or policy measurements given; the report carries %x", got), nil
+	}
+	return Pass, strings.Join(details, "; "), nil
+}
+
+// binding checks that the evidence binds provenance.json by the bundle
+// format's rule, in report_data or, for az-snp, in the vTPM quote's
+// qualifying data.
+func (v *verifier) binding(context.Context) (Status, string, error) {
+	if v.report.Unattested {
+		asked := ""
+		if v.opts.Nonce != nil {
+			asked = "--nonce"
+		}
+		return v.unattested(asked, "no report_data binds the provenance")
+	}
+	where, bound := "report_data", v.claims.ReportData[:]
+	if v.claims.Platform == attest.PlatformAzSNP {
+		where, bound = "vTPM quote qualifying data", v.claims.QualifyingData
+		v.report.Binding = v.format.Binding.describe("quote qualifying data")
+	}
+	fileDigest := sha256.Sum256(v.bundle.Provenance)
+	switch v.format.Binding {
+	case BindCompactJSONDigest:
+		want, err := attest.CompactJSONDigest(v.bundle.Provenance)
+		if err != nil {
+			return "", "", fmt.Errorf("%s: %w", provenance.FileProvenance, err)
+		}
+		if subtle.ConstantTimeCompare(bound, want) != 1 {
+			return "", "", fmt.Errorf("%s is %x, expected the foreign binding: SHA-256 of %s re-serialised as compact JSON in its own key order = %x", where, bound, provenance.FileProvenance, want)
+		}
+		if v.opts.Nonce != nil {
+			return "", "", fmt.Errorf("--nonce given, but the foreign tool's binding carries no nonce (%s = SHA-256 of the compact provenance %x)", where, want)
+		}
+		v.notChecked("nonce: the foreign tool's binding carries none, so the bundle's freshness is not shown")
+		return Pass, fmt.Sprintf("foreign binding: %s = SHA-256 of %s re-serialised as compact JSON in its own key order = %x (not SHA-256 of the file's bytes, %x); no nonce", where, provenance.FileProvenance, want, fileDigest), nil
+	case BindFileDigestNonce:
+		if len(bound) != 64 || subtle.ConstantTimeCompare(bound[:32], fileDigest[:]) != 1 {
+			head := bound
+			if len(head) > 32 {
+				head = head[:32]
+			}
+			return "", "", fmt.Errorf("%s[0:32] is %x, expected SHA-256(%s) = %x", where, head, provenance.FileProvenance, fileDigest)
+		}
+		nonce := bound[32:]
+		if v.opts.Nonce == nil {
+			v.notChecked(fmt.Sprintf("nonce in %s[32:64] (no --nonce given)", where))
+			return Pass, fmt.Sprintf("%s = SHA-256(%s) %x ‖ nonce %x (nonce not checked: no --nonce given)", where, provenance.FileProvenance, fileDigest, nonce), nil
+		}
+		if subtle.ConstantTimeCompare(nonce, v.opts.Nonce[:]) != 1 {
+			return "", "", fmt.Errorf("%s[32:64] (nonce) is %x, expected %x", where, nonce, v.opts.Nonce[:])
+		}
+		return Pass, fmt.Sprintf("%s = SHA-256(%s) %x ‖ nonce %x", where, provenance.FileProvenance, fileDigest, nonce), nil
+	}
+	return "", "", fmt.Errorf("bundle format has no binding rule %d", v.format.Binding)
+}
+
+// provenance decodes provenance.json: Kettle's strictly, with its
+// buildType; a foreign one only through the in-toto attestation library's
+// checks.
+func (v *verifier) provenance(context.Context) (Status, string, error) {
+	if v.format.Foreign() {
+		if err := provenance.ValidateInToto(v.bundle.Provenance); err != nil {
+			return "", "", fmt.Errorf("%s: %w", provenance.FileProvenance, err)
+		}
+		var st foreignStatement
+		if err := json.Unmarshal(v.bundle.Provenance, &st); err != nil {
+			return "", "", fmt.Errorf("%s: %w", provenance.FileProvenance, err)
+		}
+		for _, s := range st.Subject {
+			v.report.Subjects = append(v.report.Subjects, s.Name)
+		}
+		return Pass, fmt.Sprintf("in-toto Statement v1, SLSA provenance v1 (in-toto library's checks), foreign buildType %s, %d subject(s)",
+			st.Predicate.BuildDefinition.BuildType, len(st.Subject)), nil
+	}
+	st, err := provenance.DecodeStatement(v.bundle.Provenance)
+	if err != nil {
+		return "", "", fmt.Errorf("%s: %w", provenance.FileProvenance, err)
+	}
+	v.stmt = st
+	for _, s := range st.Subjects {
+		v.report.Subjects = append(v.report.Subjects, s.Name)
+	}
+	return Pass, fmt.Sprintf("in-toto Statement v1, SLSA provenance v1, buildType %s, %d subject(s)", st.BuildType, len(st.Subjects)), nil
+}
+
+// manifestRoot recomputes the input manifest's root and compares it with
+// the one the provenance carries.
+func (v *verifier) manifestRoot(context.Context) (Status, string, error) {
+	if !v.format.HasManifest {
+		v.notChecked("input manifest: the foreign bundle has no " + provenance.FileManifest + ", so its inputs cannot be recomputed")
+		return Skipped, fmt.Sprintf("foreign bundle: no %s; the Merkle root of the inputs could not be recomputed", provenance.FileManifest), nil
+	}
+	m, err := provenance.DecodeManifest(v.bundle.Manifest)
+	if err != nil {
+		return "", "", fmt.Errorf("%s: %w", provenance.FileManifest, err)
+	}
+	if m.Root != v.stmt.ManifestRoot {
+		return "", "", fmt.Errorf("%s root %x differs from the root in %s (%x)", provenance.FileManifest, m.Root, provenance.FileProvenance, v.stmt.ManifestRoot)
+	}
+	if len(m.Leaves) != v.stmt.ManifestLeafCount {
+		return "", "", fmt.Errorf("%s has %d leaves, %s says %d", provenance.FileManifest, len(m.Leaves), provenance.FileProvenance, v.stmt.ManifestLeafCount)
+	}
+	v.manifest = m
+	return Pass, fmt.Sprintf("root %x recomputed over %d leaves, equals the provenance's", m.Root, len(m.Leaves)), nil
+}
+
+// dependencies checks that the provenance's resolvedDependencies and the
+// manifest record the same inputs.
+func (v *verifier) dependencies(context.Context) (Status, string, error) {
+	if !v.format.HasManifest {
+		v.notChecked("resolvedDependencies against the input manifest: the foreign bundle has none")
+		return Skipped, "foreign bundle: no input manifest to compare resolvedDependencies with", nil
+	}
+	n, err := provenance.CheckDependencies(v.stmt, v.manifest)
+	if err != nil {
+		return "", "", err
+	}
+	return Pass, fmt.Sprintf("%d dependencies match the manifest", n), nil
+}
+
+// subjects recomputes every subject's NAR SHA-256 from the bundle's
+// artifacts or, with a StoreHasher, from the local store.
+func (v *verifier) subjects(ctx context.Context) (Status, string, error) {
+	if v.format.Foreign() {
+		v.notChecked("subjects: the foreign bundle ships no artifacts and its subjects are not Nix store paths, so their digests could not be recomputed")
+		return Skipped, fmt.Sprintf("foreign bundle: no %s/; %d subject digest(s) taken on trust from the bound provenance", provenance.DirArtifacts, len(v.report.Subjects)), nil
+	}
+	if len(v.stmt.Subjects) == 0 {
+		return "", "", fmt.Errorf("%s has no subjects", provenance.FileProvenance)
+	}
+	if v.opts.Store != nil {
+		for _, s := range v.stmt.Subjects {
+			sum, err := v.opts.Store.NarSHA256(ctx, s.Name)
+			if err != nil {
+				return "", "", fmt.Errorf("subject %s: %w", s.Name, err)
+			}
+			if sum != s.SHA256 {
+				return "", "", fmt.Errorf("subject %s: local store NAR SHA-256 %x, provenance says %x", s.Name, sum, s.SHA256)
+			}
+		}
+		return Pass, fmt.Sprintf("%d subject(s) equal the NAR hashes of the local store paths", len(v.stmt.Subjects)), nil
+	}
+	if len(v.bundle.Artifacts) == 0 {
+		return "", "", errors.New("the bundle has no artifacts/ to check the subjects against; use --store to re-hash the local store paths")
+	}
+	byName := map[string]provenance.Artifact{}
+	for _, a := range v.bundle.Artifacts {
+		byName[a.Name] = a
+	}
+	for _, s := range v.stmt.Subjects {
+		name := path.Base(s.Name)
+		a, ok := byName[name]
+		if !ok {
+			return "", "", fmt.Errorf("subject %s: no artifact %s/%s.nar.* in the bundle", s.Name, provenance.DirArtifacts, name)
+		}
+		delete(byName, name)
+		sum, err := artifactSHA256(v.bundle, a)
+		if err != nil {
+			return "", "", fmt.Errorf("artifact %s: %w", a.File, err)
+		}
+		if sum != s.SHA256 {
+			return "", "", fmt.Errorf("artifact %s: NAR SHA-256 %x, provenance says %x for %s", a.File, sum, s.SHA256, s.Name)
+		}
+	}
+	if len(byName) > 0 {
+		var extra []string
+		for _, name := range slices.Sorted(maps.Keys(byName)) {
+			extra = append(extra, byName[name].File)
+		}
+		return "", "", fmt.Errorf("artifacts not named by any subject: %v", extra)
+	}
+	return Pass, fmt.Sprintf("%d subject(s) equal the NAR SHA-256 of the bundle's artifacts", len(v.stmt.Subjects)), nil
+}
+
+func artifactSHA256(b *provenance.Bundle, a provenance.Artifact) ([32]byte, error) {
+	var sum [32]byte
+	rc, err := b.OpenArtifact(a)
+	if err != nil {
+		return sum, err
+	}
+	defer rc.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, rc); err != nil {
+		return sum, err
+	}
+	copy(sum[:], h.Sum(nil))
+	return sum, nil
+}

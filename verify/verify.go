@@ -1,0 +1,122 @@
+package verify
+
+import (
+	"context"
+
+	"github.com/kettle-build/kettle/attest"
+	"github.com/kettle-build/kettle/provenance"
+)
+
+// StoreHasher re-hashes local store paths for the subjects step (kettle
+// verify --store). The CLI fills it with Kettle's NAR hasher.
+type StoreHasher interface {
+	// NarSHA256 returns the SHA-256 of the NAR serialisation of the store
+	// path.
+	NarSHA256(ctx context.Context, storePath string) ([32]byte, error)
+}
+
+// Options say what the verifier expects of a bundle.
+type Options struct {
+	// Bundle is the bundle directory or .tar file.
+	Bundle string
+	// Nonce, when set, must equal the nonce the evidence binds
+	// (report_data[32:64]).
+	Nonce *[32]byte
+	// Measurement, when set, must equal the launch measurement in the report.
+	Measurement []byte
+	// Store, when set, re-hashes the subjects from the local store instead
+	// of the bundle's artifacts/.
+	Store StoreHasher
+	// AllowSimulated accepts evidence signed by Kettle's test-only roots.
+	AllowSimulated bool
+	// AllowUnattested accepts a bundle built with --attest none: the
+	// hardware steps are skipped and the verdict says UNATTESTED.
+	AllowUnattested bool
+	// Policy, when set, is applied at the tcb and measurement steps.
+	Policy *attest.Policy
+	// Collateral, when set, replaces the evidence's collateral (AMD CRL;
+	// Intel TCB info, QE identity and CRLs).
+	Collateral map[string][]byte
+}
+
+// StepOrder lists every verification step in the order they run.
+func StepOrder() []Step {
+	var v verifier
+	table := v.steps()
+	order := make([]Step, len(table))
+	for i, s := range table {
+		order[i] = s.name
+	}
+	return order
+}
+
+// Verify checks a bundle link by link. A broken link is a report with OK
+// false that names it; the steps after it are NOT RUN.
+func Verify(ctx context.Context, opts Options) *Report {
+	v := &verifier{opts: opts, report: &Report{Bundle: opts.Bundle}}
+	v.run(ctx)
+	return v.report
+}
+
+// verifier carries what one verification has established so far; each step
+// reads what the steps before it left.
+type verifier struct {
+	opts   Options
+	report *Report
+
+	// bundle step
+	bundle   *provenance.Bundle
+	evidence *attest.Evidence
+	format   *Format
+	// chain step: attest.Verify, run once
+	claims *attest.Claims
+	attErr error
+	// provenance and manifest steps
+	stmt     *provenance.Statement
+	manifest *provenance.Manifest
+}
+
+// stepFunc runs one step. An error fails the step with its text as the
+// detail.
+type stepFunc func(context.Context) (Status, string, error)
+
+// steps is the one table of the verification's steps, in order.
+func (v *verifier) steps() []struct {
+	name Step
+	run  stepFunc
+} {
+	return []struct {
+		name Step
+		run  stepFunc
+	}{
+		{StepBundle, v.readBundle},
+		{StepChain, v.chain},
+		{StepTCB, v.tcb},
+		{StepMeasurement, v.measurement},
+		{StepBinding, v.binding},
+		{StepProvenance, v.provenance},
+		{StepManifest, v.manifestRoot},
+		{StepDependencies, v.dependencies},
+		{StepSubjects, v.subjects},
+	}
+}
+
+func (v *verifier) run(ctx context.Context) {
+	failed := false
+	for _, s := range v.steps() {
+		if failed {
+			v.report.Steps = append(v.report.Steps, StepResult{Step: s.name, Status: NotRun, Detail: "not reached: an earlier link is broken"})
+			continue
+		}
+		status, detail, err := s.run(ctx)
+		if err != nil {
+			status, detail = Fail, err.Error()
+			failed = true
+			v.report.Failed = s.name
+		}
+		v.report.Steps = append(v.report.Steps, StepResult{Step: s.name, Status: status, Detail: detail})
+	}
+	v.report.OK = !failed
+}
+
+func (v *verifier) notChecked(s ...string) { v.report.NotChecked = append(v.report.NotChecked, s...) }
