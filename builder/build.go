@@ -6,12 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path"
+	"path/filepath"
 	"runtime"
-	"sort"
+	"slices"
 	"strings"
+	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/kettle-build/kettle/attest"
 	"github.com/kettle-build/kettle/nixinputs"
@@ -27,7 +32,7 @@ type BuildOptions struct {
 	// "#attribute" (e.g. "github:org/repo#pkg", "./examples/hello").
 	FlakeRef string
 	// Output is where the bundle goes: a directory, or a file ending in ".tar".
-	// It must not exist yet.
+	// It must not exist yet; its parent must be a writable directory.
 	Output string
 	// Attester produces the hardware (or simulated) evidence.
 	Attester attest.Attester
@@ -36,8 +41,8 @@ type BuildOptions struct {
 	// Artifacts selects whether NAR exports of the outputs go into the bundle,
 	// and with which compression ("" means none).
 	Artifacts provenance.Compression
-	// Nix drives the nix CLI.
-	Nix *nixinputs.Driver
+	// Nix runs nix and reads the store (nil: NixDriver of the nix on PATH).
+	Nix Nix
 	// KettleVersion and KettleBinary identify this build tool in the manifest's
 	// toolchain leaves. KettleBinary "" means os.Executable().
 	KettleVersion string
@@ -47,7 +52,8 @@ type BuildOptions struct {
 	Workers int
 	// Log receives one line per pipeline stage (nil: discarded).
 	Log io.Writer
-	// Now is the clock (nil: time.Now); tests pin it.
+	// Now is the one clock of the build, for its timings and its recorded
+	// start and finish (nil: time.Now); tests pin it.
 	Now func() time.Time
 }
 
@@ -80,306 +86,485 @@ type BuildResult struct {
 }
 
 // Build runs the whole pipeline and writes the bundle atomically: on any
-// error nothing is left at opts.Output.
+// error, and on cancellation, nothing is left at opts.Output.
+//
+// The stages: resolve the flake ref to a locked one; instantiate it; then
+// side by side, walk the derivation closure and hash its sources, and
+// realise the outputs and hash them; meanwhile identify the toolchain. Then
+// the manifest and the provenance, the attestation, and the bundle.
 func Build(ctx context.Context, opts BuildOptions) (*BuildResult, error) {
+	b, err := newBuild(opts)
+	if err != nil {
+		return nil, err
+	}
+	b.started = b.now()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return b.stages(gctx, stage{"toolchain", b.toolchain}) })
+	g.Go(func() error {
+		if err := b.stages(gctx, stage{"resolve", b.resolve}, stage{"instantiate", b.instantiate}); err != nil {
+			return err
+		}
+		side, sctx := errgroup.WithContext(gctx)
+		side.Go(func() error { return b.stages(sctx, stage{"walk", b.walk}, stage{"hash-sources", b.hashSources}) })
+		side.Go(func() error { return b.stages(sctx, stage{"realise", b.realise}, stage{"hash-outputs", b.hashOutputs}) })
+		return side.Wait()
+	})
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	if err := b.stages(ctx, stage{"manifest", b.manifest}, stage{"provenance", b.provenance}, stage{"attest", b.attest}, stage{"bundle", b.write}); err != nil {
+		return nil, err
+	}
+	return b.result(), nil
+}
+
+// build is the state of one run of the pipeline. Each stage fills its own
+// fields; the stages that run side by side share none.
+type build struct {
+	opts    BuildOptions
+	nix     Nix
+	now     func() time.Time
+	workers int
+
+	timingsMu sync.Mutex
+	timings   map[string]string
+
+	started time.Time
+	ref     nixinputs.FlakeRef
+
+	// resolve
+	md          *nixinputs.Metadata
+	sourceNar   [32]byte
+	flakeInputs []nixinputs.LockedInput
+	// instantiate
+	installable string
+	roots       []string // the root .drv paths
+	// walk and hash-sources
+	closure      *nixinputs.Closure
+	sources      []string // the inputSrcs and their reference closure, sorted
+	sourceHashes map[string]nixinputs.NarHash
+	// realise and hash-outputs
+	outputs      []builtOutput // sorted by store path
+	outputHashes map[string]nixinputs.NarHash
+	// toolchain
+	nixVersion string
+	tools      []provenance.Tool
+	// manifest
+	inputs       *provenance.Inputs
+	manifestData *provenance.Manifest
+	manifestJSON []byte
+	// provenance
+	provJSON   []byte
+	provDigest [32]byte
+	// attest
+	evidenceJSON []byte
+}
+
+// builtOutput is one output nix built.
+type builtOutput struct{ name, path, drv string }
+
+func newBuild(opts BuildOptions) (*build, error) {
 	if opts.Attester == nil {
 		return nil, errors.New("no attestation backend given")
 	}
-	if opts.Nix == nil {
-		opts.Nix = &nixinputs.Driver{}
+	if err := checkOutput(opts.Output); err != nil {
+		return nil, err
 	}
-	if opts.Output == "" {
-		return nil, errors.New("no bundle path given")
-	}
-	if _, err := os.Lstat(opts.Output); err == nil {
-		return nil, fmt.Errorf("bundle %s already exists: refusing to overwrite it", opts.Output)
-	}
-	now := opts.Now
-	if now == nil {
-		now = time.Now
-	}
-	workers := opts.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	logf := func(format string, args ...any) {
-		if opts.Log != nil {
-			fmt.Fprintf(opts.Log, format+"\n", args...)
-		}
-	}
-	timings := map[string]string{}
-	stage := func(name string, start time.Time) {
-		d := time.Since(start).Round(time.Millisecond)
-		timings[name] = d.String()
-	}
-	started := now()
-
 	ref, err := nixinputs.ParseFlakeRef(opts.FlakeRef)
 	if err != nil {
 		return nil, err
 	}
-	// The toolchain leaves need nix's version and both binaries' digests;
-	// gather them while nix resolves and builds.
-	toolchainCh := make(chan toolchainFacts, 1)
-	go func() { toolchainCh <- gatherToolchain(ctx, opts) }()
+	b := &build{opts: opts, nix: opts.Nix, now: opts.Now, workers: opts.Workers, ref: ref, timings: map[string]string{}}
+	if b.nix == nil {
+		b.nix = NixDriver(&nixinputs.Driver{})
+	}
+	if b.now == nil {
+		b.now = time.Now
+	}
+	if b.workers <= 0 {
+		b.workers = runtime.GOMAXPROCS(0)
+	}
+	return b, nil
+}
 
-	// 1. Resolve to a locked ref; Metadata refuses unlocked inputs and dirty trees.
-	t := time.Now()
-	logf("resolving %s", ref.URL)
-	md, err := opts.Nix.Metadata(ctx, ref.URL)
-	if err != nil {
-		return nil, err
+// checkOutput refuses, before anything runs, a bundle path that exists or
+// whose parent is not a writable directory.
+func checkOutput(out string) error {
+	if out == "" {
+		return errors.New("no bundle path given")
 	}
-	sourceNar, err := nixinputs.ParseHash(md.NarHash)
-	if err != nil {
-		return nil, fmt.Errorf("flake %s: narHash %q: %w", ref.URL, md.NarHash, err)
+	if _, err := os.Lstat(out); err == nil {
+		return fmt.Errorf("bundle %s already exists: refusing to overwrite it", out)
 	}
-	var inputs []nixinputs.LockedInput
-	if md.Lock != nil {
-		if inputs, err = md.Lock.LockedInputs(); err != nil {
-			return nil, fmt.Errorf("flake.lock of %s: %w", ref.URL, err)
+	parent := filepath.Dir(out)
+	fi, err := os.Stat(parent)
+	if err != nil {
+		return fmt.Errorf("bundle %s: parent directory: %w", out, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("bundle %s: parent %s is not a directory", out, parent)
+	}
+	probe, err := os.CreateTemp(parent, ".kettle-probe-*")
+	if err != nil {
+		return fmt.Errorf("bundle %s: parent directory is not writable: %w", out, err)
+	}
+	probe.Close()
+	return os.Remove(probe.Name())
+}
+
+// timed runs one stage and records how long it took.
+func (b *build) timed(ctx context.Context, name string, run func(context.Context) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	t := b.now()
+	err := run(ctx)
+	d := b.now().Sub(t).Round(time.Millisecond)
+	b.timingsMu.Lock()
+	b.timings[name] = d.String()
+	b.timingsMu.Unlock()
+	return err
+}
+
+// stage names one stage of the pipeline and the method that runs it.
+type stage struct {
+	name string
+	run  func(context.Context) error
+}
+
+// stages runs stages one after the other, stopping at the first error.
+func (b *build) stages(ctx context.Context, stages ...stage) error {
+	for _, s := range stages {
+		if err := b.timed(ctx, s.name, s.run); err != nil {
+			return err
 		}
 	}
-	stage("resolve", t)
+	return nil
+}
 
-	// 2. Instantiate the locked ref, so that the source built is the one
-	// recorded. The derivations are in the store before anything builds, so
-	// the closure walk and the hashing of the sources run while nix builds.
-	t = time.Now()
-	installable := md.LockedURL
-	if ref.Attr != "" {
-		installable += "#" + ref.Attr
+func (b *build) logf(format string, args ...any) {
+	if b.opts.Log != nil {
+		fmt.Fprintf(b.opts.Log, format+"\n", args...)
 	}
-	roots, err := opts.Nix.Instantiate(ctx, installable)
-	if err != nil {
-		return nil, err
-	}
-	stage("instantiate", t)
-	srcCtx, cancelSrc := context.WithCancel(ctx)
-	defer cancelSrc()
-	srcCh := make(chan sourceResult, 1)
-	go func() { srcCh <- walkAndHashSources(srcCtx, opts.Nix, roots, workers) }()
+}
 
-	// 3. Realise.
-	t = time.Now()
-	logf("building %s", installable)
-	results, err := opts.Nix.Build(ctx, installable)
+// resolve locks the flake ref; Metadata refuses unlocked inputs and dirty
+// trees.
+func (b *build) resolve(ctx context.Context) error {
+	b.logf("resolving %s", b.ref.URL)
+	md, err := b.nix.Metadata(ctx, b.ref.URL)
 	if err != nil {
-		return nil, err
+		return err
+	}
+	// The source's locked URL, rev and narHash are Nix's: nix flake
+	// metadata established them when it fetched and locked the source.
+	if b.sourceNar, err = nixinputs.ParseHash(md.NarHash); err != nil {
+		return fmt.Errorf("flake %s: narHash %q: %w", b.ref.URL, md.NarHash, err)
+	}
+	if md.Lock != nil {
+		// Each locked input's URL and narHash: flake.lock, checked by Nix
+		// against the fetched input when it evaluated the flake.
+		if b.flakeInputs, err = md.Lock.LockedInputs(); err != nil {
+			return fmt.Errorf("flake.lock of %s: %w", b.ref.URL, err)
+		}
+	}
+	b.md = md
+	return nil
+}
+
+// instantiate evaluates the locked ref to its root derivations, so that the
+// source built is the one recorded and the derivations are in the store
+// before anything builds.
+func (b *build) instantiate(ctx context.Context) error {
+	b.installable = b.md.LockedURL
+	if b.ref.Attr != "" {
+		b.installable += "#" + b.ref.Attr
+	}
+	roots, err := b.nix.Instantiate(ctx, b.installable)
+	if err != nil {
+		return err
+	}
+	b.roots = roots
+	return nil
+}
+
+// walk reads the derivation closure from the .drv files; each derivation's
+// SHA-256 is Kettle's own hash of the file's bytes.
+func (b *build) walk(ctx context.Context) error {
+	c, err := b.nix.WalkClosure(ctx, b.roots, b.workers)
+	if err != nil {
+		return err
+	}
+	b.closure = c
+	b.logf("walked %d derivations", len(c.Derivations))
+	return nil
+}
+
+// hashSources hashes the sources a build sees — the inputSrcs and every path
+// they reference — with Kettle's own NAR hasher, cross-checked with the Nix
+// database.
+func (b *build) hashSources(ctx context.Context) error {
+	srcs, infos, err := nixinputs.SourceClosure(ctx, b.nix, b.closure.InputSrcs())
+	if err != nil {
+		return err
+	}
+	hashes, err := b.nix.HashPaths(ctx, srcs, b.workers)
+	if err != nil {
+		return err
+	}
+	if err := nixinputs.CrossCheck(srcs, hashes, infos); err != nil {
+		return err
+	}
+	b.sources, b.sourceHashes = srcs, hashes
+	return nil
+}
+
+// realise builds the locked ref and checks that nix built exactly the
+// derivations it instantiated.
+func (b *build) realise(ctx context.Context) error {
+	b.logf("building %s", b.installable)
+	results, err := b.nix.Build(ctx, b.installable)
+	if err != nil {
+		return err
 	}
 	if len(results) == 0 {
-		return nil, fmt.Errorf("nix build %s produced no outputs", installable)
+		return fmt.Errorf("nix build %s produced no outputs", b.installable)
 	}
-	stage("realise", t)
-	type outRef struct{ name, path, drv string }
-	var outs []outRef
 	built := map[string]bool{}
+	var outs []builtOutput
 	for _, r := range results {
 		built[r.DrvPath] = true
 		for name, p := range r.Outputs {
-			outs = append(outs, outRef{name: name, path: p, drv: r.DrvPath})
+			outs = append(outs, builtOutput{name: name, path: p, drv: r.DrvPath})
 		}
 	}
-	sort.Slice(outs, func(i, j int) bool { return outs[i].path < outs[j].path })
-	if len(built) != len(roots) || !allIn(roots, built) {
-		return nil, fmt.Errorf("nix build %s built %v, but it instantiated to %v", installable, keys(built), roots)
+	roots := slices.Sorted(maps.Keys(built))
+	if !slices.Equal(roots, slices.Sorted(slices.Values(b.roots))) {
+		return fmt.Errorf("nix build %s built %v, but it instantiated to %v", b.installable, roots, b.roots)
 	}
-
-	// 4. The sources (walked and hashed meanwhile), then the outputs: hashed
-	// by Kettle and cross-checked with the Nix database.
-	t = time.Now()
-	sr := <-srcCh
-	if sr.err != nil {
-		return nil, sr.err
-	}
-	stage("wait-sources", t)
-	t = time.Now()
-	closure, srcs, srcHashes := sr.closure, sr.srcs, sr.hashes
-	timings["walk"], timings["hash-sources"] = sr.walk.String(), sr.hash.String()
-	logf("walked %d derivations", len(closure.Derivations))
-	outPaths := make([]string, len(outs))
-	for i, o := range outs {
-		outPaths[i] = o.path
-	}
-	infoCh := make(chan pathInfoResult, 1)
-	go func() {
-		infos, err := opts.Nix.PathInfo(ctx, outPaths...)
-		infoCh <- pathInfoResult{infos, err}
-	}()
-	outHashes, err := nixinputs.HashPaths(ctx, outPaths, workers)
-	ir := <-infoCh
-	if err != nil {
-		return nil, err
-	}
-	if ir.err != nil {
-		return nil, ir.err
-	}
-	if err := crossCheck(outPaths, outHashes, ir.infos); err != nil {
-		return nil, err
-	}
-	logf("hashed %d outputs and %d sources (NAR SHA-256, cross-checked with the Nix database)", len(outs), len(srcs))
-	stage("hash-outputs", t)
-
-	// 5. The input manifest.
-	t = time.Now()
-	tc := <-toolchainCh
-	if tc.err != nil {
-		return nil, tc.err
-	}
-	nixVersion, kettleVersion := tc.nixVersion, tc.kettleVersion
-
-	leaves := provenance.SourceLeaves(md.LockedURL, md.Rev, sourceNar)
-	attr := ref.Attr
-	if attr == "" {
-		attr = "default" // what nix builds for a ref without "#…"
-	}
-	info := provenance.BuildInfo{
-		FlakeRef:  opts.FlakeRef,
-		Attribute: attr,
-		System:    closureSystem(closure, roots),
-		Source: provenance.Dependency{
-			Name:        "source",
-			URI:         md.LockedURL,
-			SHA256:      sourceNar,
-			Annotations: map[string]string{"narHash": md.NarHash},
-		},
-		NixVersion:      nixVersion,
-		KettleVersion:   kettleVersion,
-		ManifestVersion: provenance.ManifestVersion,
-	}
-	if md.Rev != "" {
-		info.Source.Annotations["rev"] = md.Rev
-	}
-	for _, in := range inputs {
-		h, err := nixinputs.ParseHash(in.NarHash)
-		if err != nil {
-			return nil, fmt.Errorf("flake.lock input %q: narHash %q: %w", in.Path, in.NarHash, err)
-		}
-		leaves = append(leaves, provenance.FlakeInputLeaf(in.Path, in.URL, h))
-		info.FlakeInputs = append(info.FlakeInputs, provenance.Dependency{
-			Name: in.Path, URI: in.URL, SHA256: h,
-			Annotations: map[string]string{"narHash": in.NarHash},
-		})
-	}
-	for _, p := range closure.Paths() {
-		d := closure.Derivations[p]
-		leaves = append(leaves, provenance.DrvLeaf(p, d.ATermSHA256))
-		info.Derivations = append(info.Derivations, provenance.Dependency{Name: p, SHA256: d.ATermSHA256})
-		if fod, ok := d.FixedOutput(); ok {
-			leaves = append(leaves, provenance.FODLeaf(fod.Name, fod.Mode, fod.Algo, fod.Hash, fod.URL))
-		}
-	}
-	for _, p := range srcs {
-		h := srcHashes[p]
-		leaves = append(leaves, provenance.SrcLeaf(p, h.SHA256))
-		info.Sources = append(info.Sources, provenance.Dependency{
-			Name: p, SHA256: h.SHA256,
-			Annotations: map[string]string{"narHash": h.SRI()},
-		})
-	}
-	leaves = append(leaves,
-		provenance.ToolchainLeaf("nix", nixVersion, tc.nixSHA256),
-		provenance.ToolchainLeaf("kettle", kettleVersion, tc.kettleSHA256),
-	)
-	manifest, err := provenance.NewManifest(leaves)
-	if err != nil {
-		return nil, fmt.Errorf("building the input manifest: %w", err)
-	}
-	manifestJSON, err := manifest.Marshal()
-	if err != nil {
-		return nil, err
-	}
-	stage("manifest", t)
-
-	// 6. Provenance, with the builder identity the attester will vouch for.
-	t = time.Now()
-	result := &BuildResult{
-		FlakeRef:       opts.FlakeRef,
-		LockedURL:      md.LockedURL,
-		Attribute:      ref.Attr,
-		Derivations:    len(closure.Derivations),
-		Sources:        len(srcs),
-		ManifestRoot:   fmt.Sprintf("%x", manifest.Root),
-		ManifestLeaves: len(manifest.Leaves),
-		Platform:       opts.Attester.Platform(),
-		Simulated:      opts.Attester.Platform().Simulated(),
-		Measurement:    fmt.Sprintf("%x", opts.Attester.Measurement()),
-		Nonce:          fmt.Sprintf("%x", opts.Nonce),
-		Timings:        timings,
-	}
-	for _, o := range outs {
-		h := outHashes[o.path]
-		info.Subjects = append(info.Subjects, provenance.Subject{
-			Name: o.path, Output: o.name, SHA256: h.SHA256, NarSize: h.Size,
-		})
-		result.Outputs = append(result.Outputs, Output{
-			Name: o.name, StorePath: o.path, NarSHA256: h.Hex(), NarSize: h.Size, Derivation: o.drv,
-		})
-	}
-	info.ManifestRoot = manifest.Root
-	info.ManifestLeafCount = len(manifest.Leaves)
-	info.BuilderID = BuilderIDBase + string(opts.Attester.Platform())
-	info.BuilderVersion = map[string]string{
-		"kettle":   kettleVersion,
-		"platform": string(opts.Attester.Platform()),
-	}
-	if result.Measurement != "" { // --attest none has no launch measurement
-		info.BuilderVersion["measurement"] = result.Measurement
-	}
-	info.InvocationID = invocationID(manifest.Root, opts.Nonce, started)
-	info.StartedOn = started.UTC()
-	info.FinishedOn = now().UTC()
-	provJSON, err := provenance.EncodeStatement(info)
-	if err != nil {
-		return nil, fmt.Errorf("encoding provenance: %w", err)
-	}
-	provDigest := sha256.Sum256(provJSON)
-	result.ProvenanceSHA256 = fmt.Sprintf("%x", provDigest)
-	stage("provenance", t)
-
-	// 7. Attest: report_data = SHA-256(provenance.json) ‖ nonce.
-	t = time.Now()
-	logf("attesting with %s", opts.Attester.Platform())
-	ev, err := opts.Attester.Attest(ctx, attest.ReportData(provDigest, opts.Nonce))
-	if err != nil {
-		return nil, fmt.Errorf("attesting with %s: %w", opts.Attester.Platform(), err)
-	}
-	evJSON, err := ev.Marshal()
-	if err != nil {
-		return nil, fmt.Errorf("encoding evidence: %w", err)
-	}
-	stage("attest", t)
-
-	// 8. The bundle, written to a temporary sibling and renamed into place.
-	t = time.Now()
-	w, err := provenance.CreateBundle(opts.Output)
-	if err != nil {
-		return nil, err
-	}
-	if err := writeBundle(w, provJSON, evJSON, manifestJSON, outPaths, opts.Artifacts); err != nil {
-		if aerr := w.Abort(); aerr != nil {
-			err = errors.Join(err, aerr)
-		}
-		return nil, err
-	}
-	stage("bundle", t)
-	result.Bundle = opts.Output
-	logf("wrote %s", opts.Output)
-	return result, nil
+	slices.SortFunc(outs, func(x, y builtOutput) int { return strings.Compare(x.path, y.path) })
+	b.outputs = outs
+	return nil
 }
 
-func writeBundle(w *provenance.BundleWriter, prov, ev, man []byte, outputs []string, c provenance.Compression) error {
-	if err := w.AddFile(provenance.FileProvenance, prov); err != nil {
+// hashOutputs hashes the outputs with Kettle's own NAR hasher while the Nix
+// database is asked for its view of them; the two must agree.
+func (b *build) hashOutputs(ctx context.Context) error {
+	paths := b.outputPaths()
+	var infos map[string]nixinputs.PathInfo
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) { infos, err = b.nix.PathInfo(gctx, paths...); return err })
+	g.Go(func() (err error) { b.outputHashes, err = b.nix.HashPaths(gctx, paths, b.workers); return err })
+	if err := g.Wait(); err != nil {
 		return err
 	}
-	if err := w.AddFile(provenance.FileEvidence, ev); err != nil {
+	if err := nixinputs.CrossCheck(paths, b.outputHashes, infos); err != nil {
 		return err
 	}
-	if err := w.AddFile(provenance.FileManifest, man); err != nil {
+	b.logf("hashed %d outputs (NAR SHA-256, cross-checked with the Nix database)", len(paths))
+	return nil
+}
+
+func (b *build) outputPaths() []string {
+	paths := make([]string, len(b.outputs))
+	for i, o := range b.outputs {
+		paths[i] = o.path
+	}
+	return paths
+}
+
+// toolchain identifies the nix and kettle binaries: the version nix reports
+// of itself, the version this binary was stamped with, and Kettle's own
+// SHA-256 of each binary's bytes.
+func (b *build) toolchain(ctx context.Context) error {
+	nixVersion, err := b.nix.Version(ctx)
+	if err != nil {
 		return err
 	}
-	if c != "" {
-		for _, p := range outputs {
+	nixBin, err := b.nix.BinaryPath()
+	if err != nil {
+		return err
+	}
+	nixSum, err := FileSHA256(nixBin)
+	if err != nil {
+		return err
+	}
+	kettleBin := b.opts.KettleBinary
+	if kettleBin == "" {
+		if kettleBin, err = os.Executable(); err != nil {
+			return fmt.Errorf("locating the kettle binary: %w", err)
+		}
+	}
+	kettleSum, err := FileSHA256(kettleBin)
+	if err != nil {
+		return err
+	}
+	b.nixVersion = nixVersion
+	b.tools = []provenance.Tool{
+		{Name: "nix", Version: nixVersion, SHA256: nixSum},
+		{Name: "kettle", Version: b.kettleVersion(), SHA256: kettleSum},
+	}
+	return nil
+}
+
+func (b *build) kettleVersion() string {
+	if b.opts.KettleVersion == "" {
+		return "devel"
+	}
+	return b.opts.KettleVersion
+}
+
+// collectInputs is the one record of the build's inputs, from which the
+// manifest's leaves and the provenance's resolvedDependencies are both
+// derived.
+func (b *build) collectInputs() (*provenance.Inputs, error) {
+	in := &provenance.Inputs{
+		Source:    provenance.SourceInput{URL: b.md.LockedURL, Rev: b.md.Rev, NarHash: b.sourceNar},
+		Toolchain: b.tools,
+	}
+	for _, f := range b.flakeInputs {
+		h, err := nixinputs.ParseHash(f.NarHash)
+		if err != nil {
+			return nil, fmt.Errorf("flake.lock input %q: narHash %q: %w", f.Path, f.NarHash, err)
+		}
+		in.FlakeInputs = append(in.FlakeInputs, provenance.FlakeInput{Path: f.Path, URL: f.URL, NarHash: h})
+	}
+	for _, p := range b.closure.Paths() {
+		d := b.closure.Derivations[p]
+		di := provenance.DerivationInput{Path: p, ATermSHA256: d.ATermSHA256}
+		// A fixed-output derivation's name, mode, algorithm, hash and URL are
+		// what its .drv says: the hash is checked by Nix when it builds the
+		// output, the URL only names where the fetch was asked to go.
+		if fod, ok := d.FixedOutput(); ok {
+			di.FixedOutput = &provenance.FixedOutput{Name: fod.Name, Mode: fod.Mode, Algo: fod.Algo, HashHex: fod.Hash, URL: fod.URL}
+		}
+		in.Derivations = append(in.Derivations, di)
+	}
+	for _, p := range b.sources {
+		in.Sources = append(in.Sources, provenance.StoreSource{Path: p, NarHash: b.sourceHashes[p].SHA256})
+	}
+	return in, nil
+}
+
+// manifest records the inputs and builds the input manifest from them.
+func (b *build) manifest(context.Context) error {
+	in, err := b.collectInputs()
+	if err != nil {
+		return err
+	}
+	b.inputs = in
+	m, err := provenance.NewManifest(in.Leaves())
+	if err != nil {
+		return fmt.Errorf("building the input manifest: %w", err)
+	}
+	if b.manifestJSON, err = m.Marshal(); err != nil {
+		return err
+	}
+	b.manifestData = m
+	return nil
+}
+
+// attribute is the flake output built: the one named, or "default", which
+// is what nix builds for a ref without "#…".
+func (b *build) attribute() string {
+	if b.ref.Attr == "" {
+		return "default"
+	}
+	return b.ref.Attr
+}
+
+// provenance writes provenance.json, naming the builder the attester will
+// vouch for.
+func (b *build) provenance(context.Context) error {
+	platform := b.opts.Attester.Platform()
+	info := provenance.BuildInfo{
+		FlakeRef:          b.opts.FlakeRef,
+		Attribute:         b.attribute(),
+		System:            b.system(),
+		NixVersion:        b.nixVersion,
+		KettleVersion:     b.kettleVersion(),
+		ManifestVersion:   provenance.ManifestVersion,
+		ManifestRoot:      b.manifestData.Root,
+		ManifestLeafCount: len(b.manifestData.Leaves),
+		BuilderID:         BuilderIDBase + string(platform),
+		BuilderVersion:    map[string]string{"kettle": b.kettleVersion(), "platform": string(platform)},
+		InvocationID:      invocationID(b.manifestData.Root, b.opts.Nonce, b.started),
+		StartedOn:         b.started.UTC(),
+		FinishedOn:        b.now().UTC(),
+	}
+	info.SetInputs(b.inputs)
+	// The launch measurement is the attester's (the hardware's, or the
+	// simulator's); --attest none has none.
+	if m := b.opts.Attester.Measurement(); len(m) > 0 {
+		info.BuilderVersion["measurement"] = fmt.Sprintf("%x", m)
+	}
+	// Subjects: the output paths nix built, each with Kettle's own NAR hash.
+	for _, o := range b.outputs {
+		h := b.outputHashes[o.path]
+		info.Subjects = append(info.Subjects, provenance.Subject{Name: o.path, Output: o.name, SHA256: h.SHA256, NarSize: h.Size})
+	}
+	var err error
+	if b.provJSON, err = provenance.EncodeStatement(info); err != nil {
+		return fmt.Errorf("encoding provenance: %w", err)
+	}
+	b.provDigest = sha256.Sum256(b.provJSON)
+	return nil
+}
+
+// system is the system of the root derivations (they agree in practice), as
+// their .drv files say.
+func (b *build) system() string {
+	for _, r := range b.roots {
+		if d, ok := b.closure.Derivations[r]; ok && d.System != "" {
+			return d.System
+		}
+	}
+	return runtime.GOARCH + "-" + runtime.GOOS
+}
+
+// attest binds report_data = SHA-256(provenance.json) ‖ nonce.
+func (b *build) attest(ctx context.Context) error {
+	platform := b.opts.Attester.Platform()
+	b.logf("attesting with %s", platform)
+	ev, err := b.opts.Attester.Attest(ctx, attest.ReportData(b.provDigest, b.opts.Nonce))
+	if err != nil {
+		return fmt.Errorf("attesting with %s: %w", platform, err)
+	}
+	if b.evidenceJSON, err = ev.Marshal(); err != nil {
+		return fmt.Errorf("encoding evidence: %w", err)
+	}
+	return nil
+}
+
+// write writes the bundle to a temporary sibling and renames it into place;
+// on any error or cancellation the sibling is removed.
+func (b *build) write(ctx context.Context) (err error) {
+	w, err := provenance.CreateBundle(b.opts.Output)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, w.Abort())
+		}
+	}()
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{
+		{provenance.FileProvenance, b.provJSON},
+		{provenance.FileEvidence, b.evidenceJSON},
+		{provenance.FileManifest, b.manifestJSON},
+	} {
+		if err := w.AddFile(f.name, f.data); err != nil {
+			return err
+		}
+	}
+	if c := b.opts.Artifacts; c != "" {
+		for _, p := range b.outputPaths() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			if err := w.AddArtifact(path.Base(p), c, func(dst io.Writer) error {
 				return nixinputs.WriteNAR(dst, p)
 			}); err != nil {
@@ -387,181 +572,40 @@ func writeBundle(w *provenance.BundleWriter, prov, ev, man []byte, outputs []str
 			}
 		}
 	}
-	return w.Commit()
-}
-
-// toolchainFacts identify the two tools of a build in the manifest.
-type toolchainFacts struct {
-	nixVersion, kettleVersion string
-	nixSHA256, kettleSHA256   [32]byte
-	err                       error
-}
-
-func gatherToolchain(ctx context.Context, opts BuildOptions) toolchainFacts {
-	var tc toolchainFacts
-	fail := func(err error) toolchainFacts { tc.err = err; return tc }
-	v, err := opts.Nix.Version(ctx)
-	if err != nil {
-		return fail(err)
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	tc.nixVersion = v
-	nixBin, err := opts.Nix.BinaryPath()
-	if err != nil {
-		return fail(err)
+	if err := w.Commit(); err != nil {
+		return err
 	}
-	if tc.nixSHA256, err = FileSHA256(nixBin); err != nil {
-		return fail(err)
-	}
-	kettleBin := opts.KettleBinary
-	if kettleBin == "" {
-		if kettleBin, err = os.Executable(); err != nil {
-			return fail(fmt.Errorf("locating the kettle binary: %w", err))
-		}
-	}
-	if tc.kettleSHA256, err = FileSHA256(kettleBin); err != nil {
-		return fail(err)
-	}
-	tc.kettleVersion = opts.KettleVersion
-	if tc.kettleVersion == "" {
-		tc.kettleVersion = "devel"
-	}
-	return tc
-}
-
-type pathInfoResult struct {
-	infos map[string]nixinputs.PathInfo
-	err   error
-}
-
-// sourceResult is what walkAndHashSources found.
-type sourceResult struct {
-	closure *nixinputs.Closure
-	srcs    []string // the inputSrcs and their reference closure, sorted
-	hashes  map[string]nixinputs.NarHash
-	walk    time.Duration
-	hash    time.Duration
-	err     error
-}
-
-// walkAndHashSources walks the derivation closure of roots, finds the
-// sources a build sees — the inputSrcs and everything they reference (a
-// builtins.toFile text may name other store paths) — and hashes them,
-// cross-checked with the Nix database. It needs only the instantiated
-// derivations, so it runs while nix builds.
-func walkAndHashSources(ctx context.Context, nix *nixinputs.Driver, roots []string, workers int) sourceResult {
-	var r sourceResult
-	t := time.Now()
-	if r.closure, r.err = nixinputs.WalkClosure(ctx, roots, nixinputs.WalkOptions{Workers: workers}); r.err != nil {
-		return r
-	}
-	r.walk = time.Since(t).Round(time.Millisecond)
-	t = time.Now()
-	var infos map[string]nixinputs.PathInfo
-	if infos, r.srcs, r.err = sourceClosure(ctx, nix, r.closure.InputSrcs()); r.err != nil {
-		return r
-	}
-	if r.hashes, r.err = nixinputs.HashPaths(ctx, r.srcs, workers); r.err != nil {
-		return r
-	}
-	r.err = crossCheck(r.srcs, r.hashes, infos)
-	r.hash = time.Since(t).Round(time.Millisecond)
-	return r
-}
-
-func allIn(paths []string, set map[string]bool) bool {
-	for _, p := range paths {
-		if !set[p] {
-			return false
-		}
-	}
-	return true
-}
-
-func keys(set map[string]bool) []string {
-	ks := make([]string, 0, len(set))
-	for k := range set {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
-}
-
-// sourceClosure queries the Nix database for the direct sources, then
-// follows their references until none is new. It returns every path's info
-// and the sorted closure of the sources.
-func sourceClosure(ctx context.Context, nix *nixinputs.Driver, direct []string) (map[string]nixinputs.PathInfo, []string, error) {
-	infos, err := nix.PathInfo(ctx, direct...)
-	if err != nil {
-		return nil, nil, err
-	}
-	seen := make(map[string]bool, len(direct))
-	for _, p := range direct {
-		seen[p] = true
-	}
-	frontier := direct
-	for len(frontier) > 0 {
-		var next []string
-		for _, p := range frontier {
-			info, ok := infos[p]
-			if !ok {
-				return nil, nil, fmt.Errorf("store path %s is not valid in the Nix database", p)
-			}
-			for _, r := range info.References {
-				if !seen[r] {
-					seen[r] = true
-					next = append(next, r)
-				}
-			}
-		}
-		if len(next) == 0 {
-			break
-		}
-		more, err := nix.PathInfo(ctx, next...)
-		if err != nil {
-			return nil, nil, err
-		}
-		for p, i := range more {
-			infos[p] = i
-		}
-		frontier = next
-	}
-	srcs := make([]string, 0, len(seen))
-	for p := range seen {
-		srcs = append(srcs, p)
-	}
-	sort.Strings(srcs)
-	return infos, srcs, nil
-}
-
-// crossCheck compares Kettle's own NAR hashes with the Nix database's.
-func crossCheck(paths []string, ours map[string]nixinputs.NarHash, db map[string]nixinputs.PathInfo) error {
-	for _, p := range paths {
-		h, ok := ours[p]
-		if !ok {
-			return fmt.Errorf("store path %s was not hashed", p)
-		}
-		info, ok := db[p]
-		if !ok {
-			return fmt.Errorf("store path %s is not valid in the Nix database", p)
-		}
-		if info.NarHash != h.SHA256 {
-			return fmt.Errorf("store path %s: NAR hash %x computed by kettle disagrees with the Nix database's %x (the store is corrupt or was modified)", p, h.SHA256, info.NarHash)
-		}
-		if info.NarSize != 0 && info.NarSize != h.Size {
-			return fmt.Errorf("store path %s: NAR size %d computed by kettle disagrees with the Nix database's %d", p, h.Size, info.NarSize)
-		}
-	}
+	b.logf("wrote %s", b.opts.Output)
 	return nil
 }
 
-// closureSystem is the system of the root derivations (they agree in practice).
-func closureSystem(c *nixinputs.Closure, roots []string) string {
-	for _, r := range roots {
-		if d, ok := c.Derivations[r]; ok && d.System != "" {
-			return d.System
-		}
+// result is what the build reports.
+func (b *build) result() *BuildResult {
+	platform := b.opts.Attester.Platform()
+	r := &BuildResult{
+		Bundle:           b.opts.Output,
+		FlakeRef:         b.opts.FlakeRef,
+		LockedURL:        b.md.LockedURL,
+		Attribute:        b.ref.Attr,
+		Derivations:      len(b.closure.Derivations),
+		Sources:          len(b.sources),
+		ManifestRoot:     fmt.Sprintf("%x", b.manifestData.Root),
+		ManifestLeaves:   len(b.manifestData.Leaves),
+		ProvenanceSHA256: fmt.Sprintf("%x", b.provDigest),
+		Platform:         platform,
+		Simulated:        platform.Simulated(),
+		Measurement:      fmt.Sprintf("%x", b.opts.Attester.Measurement()),
+		Nonce:            fmt.Sprintf("%x", b.opts.Nonce),
+		Timings:          b.timings,
 	}
-	return runtime.GOARCH + "-" + runtime.GOOS
+	for _, o := range b.outputs {
+		h := b.outputHashes[o.path]
+		r.Outputs = append(r.Outputs, Output{Name: o.name, StorePath: o.path, NarSHA256: h.Hex(), NarSize: h.Size, Derivation: o.drv})
+	}
+	return r
 }
 
 // FileSHA256 is the SHA-256 of a file's bytes (binaries in the toolchain leaves).

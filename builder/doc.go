@@ -1,9 +1,11 @@
-// Package builder runs Kettle's pipeline, shared by the local CLI and the
-// in-CVM agent: resolve the flake → realise it → walk the derivation closure →
-// hash every output and source → fill the input manifest → write SLSA
-// provenance → attest → write the bundle. Verify walks a bundle back through
-// the same links in the order DESIGN.md fixes.
+// Package builder runs Kettle's pipeline as named stages: resolve the flake
+// ref to a locked one → instantiate it → walk the derivation closure and
+// hash its sources, while nix realises the outputs and Kettle hashes them →
+// identify the toolchain → record the inputs in the manifest and the
+// provenance → attest → write the bundle.
 //
-// builder is the only package that knows all three of nixinputs, provenance
-// and attest; they know nothing of each other.
+// Everything it needs of Nix comes through the Nix interface (NixDriver
+// runs the real nix). builder is the only package that knows all three of
+// nixinputs, provenance and attest; they know nothing of each other.
+// Verification is package verify's.
 package builder

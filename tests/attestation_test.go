@@ -49,9 +49,28 @@ func TestUnattestedBundle(t *testing.T) {
 			t.Errorf("step %s is %s, want SKIP", s, st)
 		}
 	}
-	for _, s := range []string{"provenance", "manifest", "subjects"} {
+	for _, s := range []string{"provenance", "manifest", "dependencies", "subjects"} {
 		if st, _ := rep.step(s); st != "PASS" {
 			t.Errorf("step %s is %s, want PASS", s, st)
+		}
+	}
+	// A check asked for that an unattested bundle cannot answer fails, at
+	// the step that would have made it.
+	policy := filepath.Join(t.TempDir(), "policy.json")
+	if err := os.WriteFile(policy, []byte(`{"version":1,"snp":{"minTCB":{"snp":1}}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ flag, value, step string }{
+		{"--policy", policy, "tcb"},
+		{"--measurement", testMeasurement, "measurement"},
+		{"--nonce", testNonce, "binding"},
+	} {
+		rep, r := verifyJSON(t, "--allow-unattested", tc.flag, tc.value, bundle)
+		if r.code != 1 || rep.OK || rep.Failed != tc.step {
+			t.Errorf("--allow-unattested %s on an unattested bundle: exit %d, failed at %q, want 1 at %s", tc.flag, r.code, rep.Failed, tc.step)
+		}
+		if _, d := rep.step(tc.step); !strings.Contains(d, tc.flag+" given, but the bundle is UNATTESTED") {
+			t.Errorf("%s: detail %q", tc.flag, d)
 		}
 	}
 	// An unattested bundle passed off as attested evidence fails.

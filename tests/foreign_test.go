@@ -72,13 +72,14 @@ func TestForeignAzSNPBundle(t *testing.T) {
 		t.Errorf("report: %+v", extra)
 	}
 	for step, want := range map[string]struct{ status, detail string }{
-		"bundle":     {"PASS", "foreign bundle"},
-		"chain":      {"PASS", "Milan-B1"},
-		"tcb":        {"PASS", "debug=false"},
-		"binding":    {"PASS", "compact JSON in its own key order = 0672eef25d413c0c0326447e3a0a0635d4b2052c0e3a6abd46e042a9b1aed296"},
-		"provenance": {"PASS", "https://lunal.dev/kettle/cargo@v1"},
-		"manifest":   {"SKIP", "no manifest.json"},
-		"subjects":   {"SKIP", "no artifacts/"},
+		"bundle":       {"PASS", "foreign bundle"},
+		"chain":        {"PASS", "Milan-B1"},
+		"tcb":          {"PASS", "debug=false"},
+		"binding":      {"PASS", "compact JSON in its own key order = 0672eef25d413c0c0326447e3a0a0635d4b2052c0e3a6abd46e042a9b1aed296"},
+		"provenance":   {"PASS", "https://lunal.dev/kettle/cargo@v1"},
+		"manifest":     {"SKIP", "no manifest.json"},
+		"dependencies": {"SKIP", "no input manifest"},
+		"subjects":     {"SKIP", "no artifacts/"},
 	} {
 		if st, d := rep.step(step); st != want.status || !strings.Contains(d, want.detail) {
 			t.Errorf("step %s: %s %q, want %s and %q", step, st, d, want.status, want.detail)
