@@ -228,7 +228,9 @@ func TestVerifyDependencies(t *testing.T) {
 			`manifest leaf "drv:` + testDrv + `:`},
 		{"changed source digest", func(b *provenance.BuildInfo) { b.Sources[0].SHA256 = other; b.Sources[0].Annotations = nil },
 			"resolvedDependencies entry src " + testSrc + ": the manifest has no leaf \"src:" + testSrc + ":"},
-		{"rev the manifest lacks", func(b *provenance.BuildInfo) { b.Source.Annotations["rev"] = "1111111111111111111111111111111111111111" },
+		{"rev the manifest lacks", func(b *provenance.BuildInfo) {
+			b.Source.Annotations["rev"] = "1111111111111111111111111111111111111111"
+		},
 			"(annotation rev): the manifest has no leaf \"source:rev:1111111111111111111111111111111111111111"},
 		{"flake input the manifest lacks", func(b *provenance.BuildInfo) {
 			b.FlakeInputs = []provenance.Dependency{{Name: "nixpkgs", URI: "path:/nixpkgs?narHash=y", SHA256: other}}
