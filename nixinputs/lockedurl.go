@@ -38,6 +38,9 @@ func isInfoAttr(k string) bool {
 // (unreserved characters and ":@/?" kept). The result depends only on the
 // attributes, so it is the same whichever Nix version wrote them.
 func LockedURLFromAttrs(attrs map[string]any) (string, error) {
+	if err := checkEstablished(attrs); err != nil {
+		return "", err
+	}
 	u, err := lockedURL(attrs)
 	if err != nil {
 		return "", err
@@ -234,6 +237,38 @@ func lockedURL(attrs map[string]any) (string, error) {
 		}
 	}
 	return typ + ":" + encodeQuery(q), nil
+}
+
+// revisionAttrs are the locked attributes that claim a version-control
+// identity of the source: a commit, a branch or tag, a commit count.
+func revisionAttrs() []string {
+	return []string{"rev", "shortRev", "ref", "revCount", "dirtyRev", "dirtyShortRev"}
+}
+
+// checkEstablished refuses locked attributes that claim what Nix did not
+// establish for the input's type. Nix fetches git and mercurial inputs
+// from their repositories and github, gitlab and sourcehut inputs by
+// commit, and tarballs that Nix locked through an immutable-URL (Link)
+// header carry the rev it was given; for those the revision attributes are
+// Nix's. For path and file inputs (and any other type) Nix passes rev, ref
+// and revCount through from the URL unchecked (Nix 2.8 does), so anyone
+// could claim any commit for content identified only by its narHash: such
+// a node is refused, naming the attribute. lastModified is checked by Nix
+// for path inputs (an attribute mismatch is an error), so it is kept.
+func checkEstablished(attrs map[string]any) error {
+	typ, _ := attrs["type"].(string)
+	switch typ {
+	case "git", "mercurial", "github", "gitlab", "sourcehut", "tarball":
+		return nil
+	case "indirect":
+		return nil // never locked: refused as unlocked where it matters
+	}
+	for _, k := range revisionAttrs() {
+		if _, ok := attrs[k]; ok {
+			return fmt.Errorf("locked %s input carries a %q attribute, which Nix does not check for %s inputs: refusing to record it", typ, k, typ)
+		}
+	}
+	return nil
 }
 
 // queryValue renders an attribute value as Nix puts it in a URL query:

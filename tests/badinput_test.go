@@ -79,6 +79,12 @@ func TestBuildBadInput(t *testing.T) {
 		{"build failure shows nix's error", "path:" + broken + "#broken", []string{"the-compiler-said-no"}},
 		{"unlocked input", "path:" + unlocked + "#broken", []string{"lock"}},
 		{"dirty git tree", "git+file://" + dirty, []string{"dirty"}},
+		// Nix 2.8 passes rev and revCount of a path: source through
+		// unchecked: an attested bundle must not claim them.
+		{"rev claimed for a path source", "path:" + exampleFlake(t, "hello") + "?rev=1111111111111111111111111111111111111111",
+			[]string{`"rev" attribute, which Nix does not check for path inputs`}},
+		{"revCount claimed for a path source", "path:" + exampleFlake(t, "hello") + "?revCount=7",
+			[]string{`"revCount" attribute`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
