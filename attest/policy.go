@@ -409,9 +409,15 @@ func pmap(n *yaml.Node, key string, known []string) (map[string]*yaml.Node, erro
 	return m, nil
 }
 
+// plist reads a list of a policy. Every list of a policy is an allow-list,
+// so an empty one is refused: it would allow nothing, and read as "no list"
+// it would allow everything.
 func plist(n *yaml.Node, key string) ([]*yaml.Node, error) {
 	if n.Kind != yaml.SequenceNode {
 		return nil, fmt.Errorf("%s: want a list, got %s", key, describeNode(n))
+	}
+	if len(n.Content) == 0 {
+		return nil, fmt.Errorf("%s: empty list (no value would be allowed; leave the key out to allow any)", key)
 	}
 	return n.Content, nil
 }

@@ -114,6 +114,10 @@ func TestParsePolicyBad(t *testing.T) {
 		{"duplicate key", `{"version": 1, "version": 1}`, "version"},
 		{"non-string key", "version: 1\n1: x", "key \"1\" is an integer"},
 		{"platforms not list", "version: 1\nplatforms: tdx", "platforms: want a list, got a string"},
+		// An empty allow-list allows nothing: refused, not read as no list.
+		{"platforms empty", `{"version": 1, "platforms": []}`, "platforms: empty list"},
+		{"snp measurements empty", `{"version": 1, "snp": {"measurements": []}}`, "snp.measurements: empty list"},
+		{"tdx measurements empty", `{"version": 1, "tdx": {"measurements": []}}`, "tdx.measurements: empty list"},
 		{"platform unknown", "version: 1\nplatforms: [sgx]", `platforms[0]: unknown attestation platform "sgx"`},
 		{"platform number", "version: 1\nplatforms: [1]", "platforms[0]: want a string, got an integer"},
 		{"snp not map", "version: 1\nsnp: [1]", "snp: want a mapping (an object), got a list"},
@@ -314,4 +318,18 @@ func FuzzParsePolicy(f *testing.F) {
 			t.Fatalf("round trip changed the policy:\n%+v\n%+v", p, back)
 		}
 	})
+}
+
+// TestPolicyEmptyListAllowsNothing: a Policy built in code with an empty,
+// non-nil allow-list allows no platform and no measurement.
+func TestPolicyEmptyListAllowsNothing(t *testing.T) {
+	c := &Claims{Platform: PlatformSimSNP, Measurement: make([]byte, 48)}
+	p := &Policy{Version: 1, Platforms: []Platform{}}
+	if _, err := p.CheckTCB(c); err == nil {
+		t.Error("an empty platforms list allowed a platform")
+	}
+	p = &Policy{Version: 1, SNP: &SNPPolicy{Measurements: [][]byte{}}}
+	if ok, _, err := p.CheckMeasurement(c); err == nil {
+		t.Errorf("an empty measurements list allowed a measurement (ok=%t)", ok)
+	}
 }

@@ -39,7 +39,7 @@ func (r *Report) skip(s string) { r.NotChecked = append(r.NotChecked, s) }
 // and the first requirement not met as a *PolicyError.
 func (p *Policy) CheckTCB(c *Claims) (*Report, error) {
 	r := &Report{}
-	if len(p.Platforms) > 0 {
+	if p.Platforms != nil { // a list, even an empty one, allows only what it names
 		ok := false
 		for _, pl := range p.Platforms {
 			ok = ok || pl == c.Platform
@@ -173,7 +173,7 @@ func (p *Policy) checkTDX(c *Claims, r *Report) error {
 func (p *Policy) CheckMeasurement(c *Claims) (ok bool, detail string, err error) {
 	switch {
 	case c.Platform.snpClaims():
-		if p.SNP == nil || len(p.SNP.Measurements) == 0 {
+		if p.SNP == nil || p.SNP.Measurements == nil {
 			return false, "", nil
 		}
 		for _, m := range p.SNP.Measurements {
@@ -183,7 +183,7 @@ func (p *Policy) CheckMeasurement(c *Claims) (ok bool, detail string, err error)
 		}
 		return false, "", &PolicyError{"snp.measurements", fmt.Sprintf("MEASUREMENT %x is not among the %d allowed", c.Measurement, len(p.SNP.Measurements))}
 	case c.Platform.tdx():
-		if p.TDX == nil || len(p.TDX.Measurements) == 0 {
+		if p.TDX == nil || p.TDX.Measurements == nil {
 			return false, "", nil
 		}
 		mrtdSeen := false
