@@ -7,9 +7,12 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 )
 
 // version is set at link time (-ldflags "-X main.version=v0.1.0").
@@ -25,8 +28,13 @@ func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
 func main() {
+	// SIGINT and SIGTERM cancel the command's context: a build stops nix
+	// and removes its staging directory, and kettle exits non-zero. A
+	// second signal kills the process as usual.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() { <-ctx.Done(); stop() }()
 	cmd := newRootCommand(os.Stdout, os.Stderr)
-	if err := cmd.Execute(); err != nil {
+	if err := cmd.ExecuteContext(ctx); err != nil {
 		code := 1
 		var ee *exitError
 		if errors.As(err, &ee) {
