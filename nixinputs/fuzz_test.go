@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/kettle-build/kettle/internal/nixstore"
 )
 
 func FuzzParseFlakeRef(f *testing.F) {
@@ -190,7 +192,7 @@ func FuzzParseDerivation(f *testing.F) {
 			t.Fatal("input sources not sorted")
 		}
 		if fo, ok := d.FixedOutput(); ok {
-			if _, err := hex.DecodeString(fo.Hash); err != nil || fo.Hash != strings.ToLower(fo.Hash) || len(fo.Hash) != 2*hashSize(fo.Algo) {
+			if _, err := hex.DecodeString(fo.Hash); err != nil || fo.Hash != strings.ToLower(fo.Hash) || len(fo.Hash) != 2*nixstore.HashSize(fo.Algo) {
 				t.Fatalf("FixedOutput hash %q is not lower-case hex of %s", fo.Hash, fo.Algo)
 			}
 			if fo.URL == "" || strings.ContainsAny(fo.URL, " \t\n\r") {
