@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -115,7 +117,7 @@ func renderDerivation(d *Derivation) string {
 	}
 	var b strings.Builder
 	b.WriteString("Derive([")
-	for i, name := range sortedKeys(td.outputs) {
+	for i, name := range slices.Sorted(maps.Keys(td.outputs)) {
 		o := td.outputs[name]
 		if i > 0 {
 			b.WriteByte(',')
@@ -123,7 +125,7 @@ func renderDerivation(d *Derivation) string {
 		fmt.Fprintf(&b, "(%s,%s,%s,%s)", atermString(name), atermString(o.Path), atermString(o.HashAlgo), atermString(o.Hash))
 	}
 	b.WriteString("],[")
-	for i, p := range sortedKeys(td.inputDrvs) {
+	for i, p := range slices.Sorted(maps.Keys(td.inputDrvs)) {
 		if i > 0 {
 			b.WriteByte(',')
 		}
@@ -148,7 +150,7 @@ func renderDerivation(d *Derivation) string {
 		b.WriteString(atermString(a))
 	}
 	b.WriteString("],[")
-	for i, k := range sortedKeys(d.Env) {
+	for i, k := range slices.Sorted(maps.Keys(d.Env)) {
 		if i > 0 {
 			b.WriteByte(',')
 		}

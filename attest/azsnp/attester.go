@@ -79,7 +79,7 @@ func (a *Attester) Attest(ctx context.Context, extraData []byte) (*Evidence, err
 	}
 	claims, err := ParseRuntimeClaims(report.RuntimeClaims)
 	if err != nil {
-		return nil, fmt.Errorf("az-snp: the vTPM's HCL report: %w", err)
+		return nil, fmt.Errorf("az-snp: the vTPM's HCL report: runtime claims: %w", err)
 	}
 	want, err := claims.AK()
 	if err != nil {

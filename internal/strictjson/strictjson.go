@@ -23,13 +23,18 @@ const MaxDepth = 64
 
 // Check reports whether data is exactly one JSON value: valid UTF-8, no
 // object holding a key twice, arrays and objects nested at most MaxDepth
-// deep, and nothing after the value but white space. Errors name the value
+// deep, no number beyond the range of a 64-bit float (which most readers
+// refuse), and nothing after the value but white space. Errors name the value
 // at fault by its path from the top, as in "subject[0].digest".
 func Check(data []byte) error {
 	if !utf8.Valid(data) {
 		return errors.New("not valid UTF-8")
 	}
+	if len(bytes.TrimLeft(data, " \t\r\n")) == 0 {
+		return errors.New("empty, want a JSON value")
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
 	if err := walk(dec, "", 0); err != nil {
 		return err
 	}
@@ -60,6 +65,11 @@ func walk(dec *json.Decoder, path string, depth int) error {
 	}
 	d, ok := tok.(json.Delim)
 	if !ok {
+		if n, ok := tok.(json.Number); ok {
+			if _, err := strconv.ParseFloat(string(n), 64); err != nil {
+				return fmt.Errorf("%s: number %s is out of the range of a 64-bit float", pathOrTop(path), n)
+			}
+		}
 		return nil
 	}
 	if depth+1 > MaxDepth {

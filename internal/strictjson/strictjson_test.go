@@ -7,7 +7,7 @@ import (
 
 func TestCheck(t *testing.T) {
 	for _, ok := range []string{
-		`{}`, `[]`, `"x"`, `1`, `-1.5e3`, `true`, `null`, " \n{ \"a\" : [1, {\"a\": 2}] }\n\t",
+		`{}`, `[]`, `"x"`, `1`, `-1.5e3`, `1e308`, `123456789012345678901234567890`, `true`, `null`, " \n{ \"a\" : [1, {\"a\": 2}] }\n\t",
 		`{"a":1,"A":2}`, `[{"a":1},{"a":1}]`, `{"a":{"a":{"a":{}}}}`, `"\u00e9\ud83d\ude00"`,
 		strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth),
 		strings.Repeat(`{"a":`, MaxDepth) + "1" + strings.Repeat("}", MaxDepth),
@@ -21,8 +21,9 @@ func TestCheck(t *testing.T) {
 func TestCheckBad(t *testing.T) {
 	deep := strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1)
 	for _, tc := range []struct{ name, in, want string }{
-		{"empty", ``, "not JSON: unexpected EOF"},
-		{"white space", " \n", "not JSON: unexpected EOF"},
+		{"empty", ``, "empty, want a JSON value"},
+		{"white space", " \n\t\r", "empty"},
+		{"NUL", "\x00", "not JSON: invalid character"},
 		{"garbage", `provenance`, "not JSON: invalid character"},
 		{"invalid UTF-8", "\"\xff\"", "not valid UTF-8"},
 		{"invalid UTF-8 in a key", "{\"\xc0\":1}", "not valid UTF-8"},
@@ -38,6 +39,8 @@ func TestCheckBad(t *testing.T) {
 		{"trailing comma", `{"a":1,}`, "not JSON"},
 		{"missing value", `{"a":}`, "a: not JSON"},
 		{"closing bracket", `]`, "not JSON"},
+		{"number out of range", `{"n":[1e400]}`, "n[0]: number 1e400 is out of the range of a 64-bit float"},
+		{"negative number out of range", `-1e400`, "top level: number -1e400"},
 		{"deep arrays", deep, "nested deeper than 64 levels"},
 		{"deep objects", strings.Repeat(`{"a":`, MaxDepth+1) + "1" + strings.Repeat("}", MaxDepth+1), "nested deeper than 64 levels"},
 		{"deep and unterminated", strings.Repeat("[", 10000), "nested deeper"},
