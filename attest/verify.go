@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/kettle-build/kettle/attest/internal/step"
 )
 
 // VerifyOptions configure Verify.
@@ -133,16 +135,10 @@ func (s Step) Title() string {
 	return string(s)
 }
 
-// StepError is a verification failure at one step.
-type StepError struct {
-	Step Step
-	Err  error
-}
-
-func (e *StepError) Error() string { return e.Step.Title() + ": " + e.Err.Error() }
-
-// Unwrap returns the underlying error.
-func (e *StepError) Unwrap() error { return e.Err }
+// StepError is a verification failure at one step: its Step and the
+// underlying Err. Error returns the step's title, ": ", and Err's message;
+// Unwrap returns Err.
+type StepError = step.Error[Step]
 
 // ErrSimulatedNotTrusted is wrapped by the chain-step error for simulated
 // evidence verified without VerifyOptions.AllowSimulated.
