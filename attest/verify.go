@@ -193,7 +193,7 @@ func Verify(ctx context.Context, ev *Evidence, opts VerifyOptions) (*Claims, err
 	}
 	if opts.Collateral != nil && (ev.Platform.snp() || ev.Platform == PlatformAzSNP) {
 		if err := checkCollateral(opts.Collateral, CollateralSNPCRL); err != nil {
-			return nil, tcbError("supplied collateral: %v", err)
+			return nil, tcbError("supplied collateral: %w", err)
 		}
 	}
 	switch ev.Platform {
