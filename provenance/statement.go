@@ -184,14 +184,14 @@ type metadataJSON struct {
 func EncodeStatement(b BuildInfo) ([]byte, error) {
 	st, err := statementFrom(b)
 	if err != nil {
-		return nil, fmt.Errorf("provenance: %w", err)
+		return nil, err
 	}
 	data, err := encodeJSON(st)
 	if err != nil {
-		return nil, fmt.Errorf("provenance: encoding: %w", err)
+		return nil, err
 	}
 	if err := validateInToto(data); err != nil {
-		return nil, fmt.Errorf("provenance: %w", err)
+		return nil, err
 	}
 	return data, nil
 }
@@ -441,16 +441,9 @@ func emptyToNil(m map[string]string) map[string]string {
 // must be lower-case hex SHA-256, the manifest parameters present, lists
 // sorted as EncodeStatement sorts them, and the whole must pass the in-toto
 // attestation library's Validate methods. Re-encoding the result gives the
-// same JSON; errors name the offending field.
+// same JSON. Errors name the offending field, not the file: the caller
+// says what it decoded.
 func DecodeStatement(data []byte) (*Statement, error) {
-	st, err := decodeStatement(data)
-	if err != nil {
-		return nil, fmt.Errorf("provenance: %w", err)
-	}
-	return st, nil
-}
-
-func decodeStatement(data []byte) (*Statement, error) {
 	o, err := decodeObject(data)
 	if err != nil {
 		return nil, err
