@@ -72,7 +72,7 @@ func NewAzSNPAttester(tpm transport.TPM, vcek []byte, opts AttesterOptions) (Att
 	}
 	r, err := azsnp.ParseHCLReport(hcl)
 	if err != nil {
-		return nil, fmt.Errorf("az-snp: the vTPM's %w", err)
+		return nil, fmt.Errorf("az-snp: the vTPM's HCL report: %w", err)
 	}
 	report, err := abi.ReportToProto(r.SNPReport)
 	if err != nil {

@@ -182,7 +182,7 @@ func Verify(ctx context.Context, ev *Evidence, opts VerifyOptions) (*Claims, err
 		return nil, chainError("no evidence")
 	}
 	if err := ev.validate(); err != nil {
-		return nil, chainError("evidence: %w", err)
+		return nil, &StepError{Step: StepChain, Err: err}
 	}
 	now := opts.Now
 	if now.IsZero() {

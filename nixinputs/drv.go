@@ -130,7 +130,7 @@ func jsonStrings(v any) string {
 func ReadDerivation(path string) (*Derivation, error) {
 	data, err := readSmallFile(path, nil)
 	if err != nil {
-		return nil, fmt.Errorf("reading derivation %s: %w", path, err)
+		return nil, fmt.Errorf("reading derivation: %w", err) // err names the path
 	}
 	return ParseDerivation(path, data)
 }

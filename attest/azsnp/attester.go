@@ -75,7 +75,7 @@ func (a *Attester) Attest(ctx context.Context, extraData []byte) (*Evidence, err
 	}
 	report, err := ParseHCLReport(hcl)
 	if err != nil {
-		return nil, fmt.Errorf("az-snp: the vTPM's %w", err)
+		return nil, fmt.Errorf("az-snp: the vTPM's HCL report: %w", err)
 	}
 	claims, err := ParseRuntimeClaims(report.RuntimeClaims)
 	if err != nil {

@@ -71,7 +71,7 @@ func TestParseHashBad(t *testing.T) {
 		{"sha256", "sha256-" + testNix32, "SRI digest must be 44"},
 		{"sha256", "sha256-" + strings.Repeat("!", 44), "illegal base64"},
 		{"sha256", "sha256-ObCKG2zzWU17R7Pd7H+O2TPDYBYZ0ADUFxGYF0sP8dh=", "illegal base64"}, // non-zero padding bits
-		{"sha256", testSRI[len("sha256-"):], "got 44 characters"},                          // bare base64
+		{"sha256", testSRI[len("sha256-"):], "got 44 characters"},                           // bare base64
 		{"sha256", "sha256:" + testHex + "\n", "got 65 characters"},
 		{"blake3", strings.Repeat("0", 64), `unknown hash algorithm "blake3"`},
 		{"", testHex, "unknown hash algorithm"},
