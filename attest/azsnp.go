@@ -72,7 +72,7 @@ func NewAzSNPAttester(tpm transport.TPM, vcek []byte, opts AttesterOptions) (Att
 	}
 	r, err := azsnp.ParseHCLReport(hcl)
 	if err != nil {
-		return nil, fmt.Errorf("az-snp: the vTPM's %w", err)
+		return nil, fmt.Errorf("az-snp: the vTPM's HCL report: %w", err)
 	}
 	report, err := abi.ReportToProto(r.SNPReport)
 	if err != nil {
@@ -154,12 +154,12 @@ func verifyAzSNP(ctx context.Context, ev *Evidence, opts VerifyOptions, now time
 func verifyAzSNPReport(ctx context.Context, ev *Evidence, report, vcek []byte, opts VerifyOptions, now time.Time) (*Claims, error) {
 	line, err := azSNPProductLine(report, vcek)
 	if err != nil {
-		return nil, chainError("%v", err)
+		return nil, chainError("%w", err)
 	}
 	try := func(t snpTrust, p Platform) (*Claims, error) {
 		root, err := t.root(line)
 		if err != nil {
-			return nil, chainError("%v", err)
+			return nil, chainError("%w", err)
 		}
 		if root == nil || root.ask == nil {
 			return nil, chainError("report: product line %s has no trusted %s root", line, t.name)
@@ -167,7 +167,7 @@ func verifyAzSNPReport(ctx context.Context, ev *Evidence, report, vcek []byte, o
 		snp := &Evidence{Version: EvidenceVersion, Platform: p, Report: report, Collateral: ev.Collateral,
 			Certificates: map[string][]byte{CertVCEK: vcek, CertASK: root.ask.Raw, CertARK: root.ark.Raw}}
 		if err := snp.validate(); err != nil {
-			return nil, chainError("%v", err)
+			return nil, chainError("%w", err)
 		}
 		return verifySNP(ctx, snp, t, opts, now)
 	}

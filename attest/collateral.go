@@ -2,9 +2,10 @@ package attest
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -50,11 +51,7 @@ func ReadCollateralDir(dir string) (map[string][]byte, error) {
 		p := filepath.Join(dir, e.Name())
 		key, ok := names[e.Name()]
 		if !ok || !e.Type().IsRegular() {
-			known := make([]string, 0, len(names))
-			for n := range names {
-				known = append(known, n)
-			}
-			sort.Strings(known)
+			known := slices.Sorted(maps.Keys(names))
 			return nil, fmt.Errorf("collateral %s: not a collateral file (want regular files among %s)", p, strings.Join(known, ", "))
 		}
 		info, err := e.Info()

@@ -7,14 +7,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/google/go-sev-guest/abi"
 	tabi "github.com/google/go-tdx-guest/abi"
 	"github.com/kettle-build/kettle/attest/azsnp"
+	"github.com/kettle-build/kettle/internal/strictjson"
 )
 
 // EvidenceVersion is the version of evidence.json this package writes and
@@ -153,16 +154,20 @@ func evidenceFields() []string {
 	return []string{"version", "platform", "device", "report", "certificates", "collateral", "evidence"}
 }
 
-// DecodeEvidence parses evidence.json strictly: one JSON object with exactly
-// the known fields (case-sensitive, none twice), version 1, a platform this
-// build reads, a report of the platform's size, canonical base64, a complete
-// certificate chain of parseable X.509 certificates, and nothing after the
-// object but white space. Errors name the field at fault.
+// DecodeEvidence parses evidence.json strictly: one JSON object in valid
+// UTF-8, with no key twice at any depth and nothing after it but white
+// space, holding exactly the known fields (case-sensitive); version 1, a
+// platform this build reads, a report of the platform's size, canonical
+// base64, and a complete certificate chain of parseable X.509 certificates.
+// Errors name the field at fault.
 func DecodeEvidence(data []byte) (*Evidence, error) {
 	if len(data) > MaxEvidenceSize {
-		return nil, fmt.Errorf("evidence is %d bytes, more than the %d this reader accepts", len(data), MaxEvidenceSize)
+		return nil, fmt.Errorf("%d bytes, more than the %d this reader accepts", len(data), MaxEvidenceSize)
 	}
-	members, err := decodeObject(data, "evidence", true)
+	if err := strictjson.Check(data); err != nil {
+		return nil, err
+	}
+	members, err := decodeObject(data, "")
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +223,7 @@ func DecodeEvidence(data []byte) (*Evidence, error) {
 		if !ok {
 			continue
 		}
-		entries, err := decodeObject(raw, f.name, false)
+		entries, err := decodeObject(raw, f.name)
 		if err != nil {
 			return nil, err
 		}
@@ -226,7 +231,7 @@ func DecodeEvidence(data []byte) (*Evidence, error) {
 			continue // an empty object is an absent one, as Marshal writes it
 		}
 		*f.dst = make(map[string][]byte, len(entries))
-		for _, name := range sortedKeys(entries) {
+		for _, name := range slices.Sorted(maps.Keys(entries)) {
 			b, err := decodeBase64(entries[name])
 			if err != nil {
 				return nil, fmt.Errorf("%s.%s: %w", f.name, name, err)
@@ -310,7 +315,7 @@ func (e *Evidence) validate() error {
 // checkCollateral checks that c has no entries but the named ones, none
 // empty.
 func checkCollateral(c map[string][]byte, known ...string) error {
-	for _, name := range sortedKeys(c) {
+	for _, name := range slices.Sorted(maps.Keys(c)) {
 		found := false
 		for _, k := range known {
 			found = found || k == name
@@ -376,7 +381,7 @@ func checkSNPCertificates(certs map[string][]byte) error {
 	if len(certs) == 0 {
 		return errors.New("certificates: missing (want ark, ask and vcek, or ark, asvk and vlek)")
 	}
-	for _, name := range sortedKeys(certs) {
+	for _, name := range slices.Sorted(maps.Keys(certs)) {
 		switch name {
 		case CertARK, CertASK, CertASVK, CertVCEK, CertVLEK:
 		default:
@@ -417,57 +422,20 @@ func checkSNPCertificates(certs map[string][]byte) error {
 	return nil
 }
 
-// decodeObject reads one JSON object and returns its members' raw values. It
-// refuses duplicate names, and with top set, anything but white space after
-// the object.
-func decodeObject(data []byte, what string, top bool) (map[string]json.RawMessage, error) {
-	d := json.NewDecoder(bytes.NewReader(data))
-	syntax := func(err error) error {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return fmt.Errorf("%s: not valid JSON: %w", what, err)
+// decodeObject returns the members of the JSON object raw, a part of a
+// document strictjson.Check has accepted, so that no member is given twice;
+// what names raw in errors, "" for the top level.
+func decodeObject(raw []byte, what string) (map[string]json.RawMessage, error) {
+	prefix := ""
+	if what != "" {
+		prefix = what + ": "
 	}
-	tok, err := d.Token()
-	if err != nil {
-		return nil, syntax(err)
+	if k := describeRaw(raw); k != "an object" {
+		return nil, fmt.Errorf("%swant a JSON object, got %s", prefix, k)
 	}
-	if tok != json.Delim('{') {
-		return nil, fmt.Errorf("%s: want a JSON object, got %s", what, describeToken(tok))
-	}
-	members := map[string]json.RawMessage{}
-	for d.More() {
-		tok, err := d.Token()
-		if err != nil {
-			return nil, syntax(err)
-		}
-		name, ok := tok.(string)
-		if !ok { // the decoder's own syntax checks make this unreachable
-			return nil, fmt.Errorf("%s: want a member name, got %s", what, describeToken(tok))
-		}
-		var raw json.RawMessage
-		if err := d.Decode(&raw); err != nil {
-			return nil, syntax(err)
-		}
-		field := name
-		if !top {
-			field = what + "." + name
-		}
-		if _, dup := members[name]; dup {
-			return nil, fmt.Errorf("%s: given twice", field)
-		}
-		members[name] = raw
-	}
-	if _, err := d.Token(); err != nil { // the closing brace
-		return nil, syntax(err)
-	}
-	if top {
-		if tok, err := d.Token(); err != io.EOF {
-			if err != nil {
-				return nil, fmt.Errorf("%s: trailing data after the JSON object: %w", what, err)
-			}
-			return nil, fmt.Errorf("%s: trailing data after the JSON object (%s)", what, describeToken(tok))
-		}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &members); err != nil {
+		return nil, fmt.Errorf("%snot JSON: %w", prefix, err)
 	}
 	return members, nil
 }
@@ -503,7 +471,7 @@ func describeRaw(raw json.RawMessage) string {
 }
 
 func unknownField(members map[string]json.RawMessage, known []string) error {
-	for _, name := range sortedKeys(members) {
+	for _, name := range slices.Sorted(maps.Keys(members)) {
 		found := false
 		for _, k := range known {
 			found = found || name == k
@@ -566,13 +534,4 @@ func decodeBase64(raw json.RawMessage) ([]byte, error) {
 		return nil, fmt.Errorf("not canonical base64: %w", err)
 	}
 	return b, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -79,14 +79,14 @@ func TestDecodeEvidenceBad(t *testing.T) {
 	tests := []struct {
 		name, input, want string
 	}{
-		{"empty", "", "evidence: not valid JSON"},
-		{"white space only", " \n", "evidence: not valid JSON"},
+		{"empty", "", "empty, want a JSON value"},
+		{"white space only", " \n", "empty, want a JSON value"},
 		{"null", "null", "want a JSON object, got null"},
 		{"array", "[]", "want a JSON object, got an array"},
 		{"string", `"sim-snp"`, "want a JSON object, got a string"},
-		{"truncated object", good.String()[:100], "evidence: not valid JSON: unexpected EOF"},
-		{"unterminated", "{", "not valid JSON"},
-		{"syntax error", `{"version": 1,,}`, "not valid JSON"},
+		{"truncated object", good.String()[:100], "not JSON: unexpected EOF"},
+		{"unterminated", "{", "not JSON: unexpected EOF"},
+		{"syntax error", `{"version": 1,,}`, "not JSON: invalid character"},
 		{"empty object", "{}", "version: missing"},
 		{"version missing", with(func(e *evidenceJSON) { e.version = "" }), "version: missing"},
 		{"version 2", with(func(e *evidenceJSON) { e.version = "2" }), "version: 2 is not supported"},
@@ -132,7 +132,7 @@ func TestDecodeEvidenceBad(t *testing.T) {
 		}), "certificates.ARK: unknown certificate"},
 		{"certificate twice", with(func(e *evidenceJSON) {
 			e.certificates = fmt.Sprintf(`{"ark": %s, "ask": %s, "vcek": %s, "ark": %s}`, ark, ask, vcek, ark)
-		}), "certificates.ark: given twice"},
+		}), "certificates.ark: duplicate key"},
 		{"certificate null", with(func(e *evidenceJSON) { e.certificates = fmt.Sprintf(`{"ark": null, "ask": %s, "vcek": %s}`, ask, vcek) }), "certificates.ark: want a string, got null"},
 		{"certificate empty", with(func(e *evidenceJSON) { e.certificates = fmt.Sprintf(`{"ark": "", "ask": %s, "vcek": %s}`, ask, vcek) }), "certificates.ark: empty"},
 		{"certificate bad base64", with(func(e *evidenceJSON) {
@@ -159,11 +159,13 @@ func TestDecodeEvidenceBad(t *testing.T) {
 		}), "certificates.asvk: not part of a vcek chain"},
 		{"unknown field", with(func(e *evidenceJSON) { e.extra = `, "nonce": "00"` }), `"nonce": unknown field (want version, platform, device, report, certificates, collateral, evidence)`},
 		{"field in other case", with(func(e *evidenceJSON) { e.extra = `, "Version": 1` }), `"Version": unknown field`},
-		{"field twice", with(func(e *evidenceJSON) { e.extra = `, "version": 1` }), "version: given twice"},
-		{"trailing garbage", with(func(e *evidenceJSON) { e.trailer = "x" }), "evidence: trailing data after the JSON object"},
-		{"trailing brace", with(func(e *evidenceJSON) { e.trailer = "}" }), "evidence: trailing data after the JSON object"},
-		{"trailing second object", with(func(e *evidenceJSON) { e.trailer = "\n{}" }), "evidence: trailing data after the JSON object (an object)"},
-		{"trailing NUL", with(func(e *evidenceJSON) { e.trailer = "\x00" }), "evidence: trailing data after the JSON object"},
+		{"field twice", with(func(e *evidenceJSON) { e.extra = `, "version": 1` }), "version: duplicate key"},
+		{"trailing garbage", with(func(e *evidenceJSON) { e.trailer = "x" }), "trailing data after the JSON value"},
+		{"trailing brace", with(func(e *evidenceJSON) { e.trailer = "}" }), "trailing data after the JSON value"},
+		{"trailing second object", with(func(e *evidenceJSON) { e.trailer = "\n{}" }), "trailing data after the JSON value at byte"},
+		{"trailing NUL", with(func(e *evidenceJSON) { e.trailer = "\x00" }), "trailing data after the JSON value"},
+		{"invalid UTF-8", with(func(e *evidenceJSON) { e.extra = ", \"device\": \"\xff\"" }), "not valid UTF-8"},
+		{"body key twice", with(func(e *evidenceJSON) { e.extra = `, "evidence": {"version": 1, "version": 1}` }), "evidence.version: duplicate key"},
 		{"too large", good.String() + strings.Repeat(" ", MaxEvidenceSize), "more than the 1048576 this reader accepts"},
 	}
 	for _, tc := range tests {

@@ -283,8 +283,11 @@ func snpEvidence(raw, certTable []byte, device string) (*Evidence, error) {
 		}
 		line := kds.ProductLine(abi.SevProductFromCpuid1Eax(fms))
 		root, err := amdRoot(line)
-		if err != nil || root == nil {
-			return nil, fmt.Errorf("sev-snp: no AMD root for product line %q: %v", line, err)
+		if err != nil {
+			return nil, fmt.Errorf("sev-snp: no AMD root for product line %q: %w", line, err)
+		}
+		if root == nil {
+			return nil, fmt.Errorf("sev-snp: no AMD root for product line %q", line)
 		}
 		ica, ark = root.ask.Raw, root.ark.Raw
 		if info.SigningKey == abi.VlekReportSigner {

@@ -59,10 +59,10 @@ func verifySNP(ctx context.Context, ev *Evidence, t snpTrust, opts VerifyOptions
 func checkSNPRevocation(der []byte, c *snpChain, now time.Time) error {
 	crl, err := x509.ParseRevocationList(der)
 	if err != nil {
-		return tcbError("collateral.crl: not a DER certificate revocation list: %v", err)
+		return tcbError("collateral.crl: not a DER certificate revocation list: %w", err)
 	}
 	if err := crl.CheckSignatureFrom(c.ark); err != nil {
-		return tcbError("collateral.crl: not signed by the ARK: %v", err)
+		return tcbError("collateral.crl: not signed by the ARK: %w", err)
 	}
 	if now.After(crl.NextUpdate) {
 		return tcbError("collateral.crl: expired at %s (next update was due)", crl.NextUpdate.Format(time.RFC3339))
@@ -87,15 +87,15 @@ func checkSNPRevocation(der []byte, c *snpChain, now time.Time) error {
 func checkSNPChain(ctx context.Context, ev *Evidence, t snpTrust, now time.Time) (*spb.Report, *snpChain, error) {
 	raw := ev.Report
 	if err := abi.ValidateReportFormat(raw); err != nil {
-		return nil, nil, chainError("report: %v", err)
+		return nil, nil, chainError("report: %w", err)
 	}
 	report, err := abi.ReportToProto(raw)
 	if err != nil {
-		return nil, nil, chainError("report: %v", err)
+		return nil, nil, chainError("report: %w", err)
 	}
 	info, err := abi.ParseSignerInfo(report.GetSignerInfo())
 	if err != nil {
-		return nil, nil, chainError("report: SIGNER_INFO: %v", err)
+		return nil, nil, chainError("report: SIGNER_INFO: %w", err)
 	}
 	c := &snpChain{key: info.SigningKey}
 	switch info.SigningKey {
@@ -113,7 +113,7 @@ func checkSNPChain(ctx context.Context, ev *Evidence, t snpTrust, now time.Time)
 		}
 		cert, err := x509.ParseCertificate(der)
 		if err != nil {
-			return nil, chainError("certificates.%s: %v", name, err)
+			return nil, chainError("certificates.%s: %w", name, err)
 		}
 		return cert, nil
 	}
@@ -127,7 +127,7 @@ func checkSNPChain(ctx context.Context, ev *Evidence, t snpTrust, now time.Time)
 		return nil, nil, err
 	}
 	if c.ekExts, err = kds.CertificateExtensions(c.ek, c.key); err != nil {
-		return nil, nil, chainError("certificates.%s: AMD KDS extensions: %v", c.ekName, err)
+		return nil, nil, chainError("certificates.%s: AMD KDS extensions: %w", c.ekName, err)
 	}
 
 	// The product line selects the root: from the report's CPUID (version 3
@@ -139,7 +139,7 @@ func checkSNPChain(ctx context.Context, ev *Evidence, t snpTrust, now time.Time)
 	c.productTag = product
 	root, err := t.root(line)
 	if err != nil {
-		return nil, nil, chainError("%v", err)
+		return nil, nil, chainError("%w", err)
 	}
 	if root == nil {
 		return nil, nil, chainError("report: product line %s has no trusted %s root", line, t.name)
@@ -161,20 +161,20 @@ func checkSNPChain(ctx context.Context, ev *Evidence, t snpTrust, now time.Time)
 	roots := x509.NewCertPool()
 	roots.AddCert(root.ark)
 	if _, err := c.ica.Verify(x509.VerifyOptions{Roots: roots, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
-		return nil, nil, chainError("certificates.%s: not certified by the %s ARK for %s: %v", c.icaName, t.name, line, err)
+		return nil, nil, chainError("certificates.%s: not certified by the %s ARK for %s: %w", c.icaName, t.name, line, err)
 	}
 	// 3. The VCEK (VLEK) is certified by the ASK (ASVK).
 	if err := c.ek.CheckSignatureFrom(c.ica); err != nil {
-		return nil, nil, chainError("certificates.%s: not certified by certificates.%s: %v", c.ekName, c.icaName, err)
+		return nil, nil, chainError("certificates.%s: not certified by certificates.%s: %w", c.ekName, c.icaName, err)
 	}
 	intermediates := x509.NewCertPool()
 	intermediates.AddCert(c.ica)
 	if _, err := c.ek.Verify(x509.VerifyOptions{Roots: roots, Intermediates: intermediates, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
-		return nil, nil, chainError("certificates.%s: %v", c.ekName, err)
+		return nil, nil, chainError("certificates.%s: %w", c.ekName, err)
 	}
 	// 4. The report is signed by the VCEK (VLEK).
 	if err := verify.SnpReportSignature(raw, c.ek); err != nil {
-		return nil, nil, chainError("report: signature (SIGNATURE) does not verify with certificates.%s: %v", c.ekName, err)
+		return nil, nil, chainError("report: signature (SIGNATURE) does not verify with certificates.%s: %w", c.ekName, err)
 	}
 	// 5. go-sev-guest, end to end, with exactly these roots and no network.
 	att := snpAttestation(report, c)
@@ -193,7 +193,7 @@ func checkSNPChain(ctx context.Context, ev *Evidence, t snpTrust, now time.Time)
 		if cerr := ctx.Err(); cerr != nil {
 			return nil, nil, cerr
 		}
-		return nil, nil, chainError("go-sev-guest verify: %v", err)
+		return nil, nil, chainError("go-sev-guest verify: %w", err)
 	}
 	return report, c, nil
 }
@@ -220,7 +220,7 @@ func snpProduct(report *spb.Report, c *snpChain) (line, name string, err error) 
 	}
 	product, err := kds.ParseProductName(c.ekExts.ProductName, c.key)
 	if err != nil {
-		return "", "", chainError("certificates.%s: product name: %v", c.ekName, err)
+		return "", "", chainError("certificates.%s: product name: %w", c.ekName, err)
 	}
 	return kds.ProductLine(product), c.ekExts.ProductName, nil
 }
@@ -263,7 +263,7 @@ func tcbString(tcb uint64, product string) string {
 func checkSNPBaseline(r *spb.Report, c *snpChain) error {
 	pol, err := abi.ParseSnpPolicy(r.GetPolicy())
 	if err != nil {
-		return tcbError("report: POLICY: %v", err)
+		return tcbError("report: POLICY: %w", err)
 	}
 	// The two bits that void confidentiality, named before go-sev-guest's
 	// combined verdict.
@@ -281,7 +281,7 @@ func checkSNPBaseline(r *spb.Report, c *snpChain) error {
 		PermitProvisionalFirmware: false,
 	}
 	if err := validate.SnpAttestation(snpAttestation(r, c), opts); err != nil {
-		return tcbError("go-sev-guest validate: %v", err)
+		return tcbError("go-sev-guest validate: %w", err)
 	}
 	return nil
 }

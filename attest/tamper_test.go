@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -90,7 +92,7 @@ func rawMutations(sample string, fields []field, size int) []mutation {
 // certMutations flips bytes spread over each certificate of the chain.
 func certMutations(sample string, ev *Evidence) []mutation {
 	var ms []mutation
-	for _, name := range sortedKeys(ev.Certificates) {
+	for _, name := range slices.Sorted(maps.Keys(ev.Certificates)) {
 		n := len(ev.Certificates[name])
 		for _, frac := range []int{1, 15, 30, 50, 70, 85, 99} {
 			off := n * frac / 100
@@ -336,7 +338,7 @@ func TestTamperMatrix(t *testing.T) {
 			t.Logf("%-34s %-40s %v", m.sample, m.name, err)
 		}
 	}
-	for _, s := range sortedKeys(perSample) {
+	for _, s := range slices.Sorted(maps.Keys(perSample)) {
 		t.Logf("%4d mutations of %s", perSample[s], s)
 	}
 	t.Logf("tamper matrix: %d mutations, none accepted, each failure naming the field", len(ms))
@@ -410,7 +412,7 @@ func base64Neighbour(c byte) byte {
 
 func collateralMutations(sample string, col map[string][]byte) []mutation {
 	var ms []mutation
-	for _, name := range sortedKeys(col) {
+	for _, name := range slices.Sorted(maps.Keys(col)) {
 		n := len(col[name])
 		for _, frac := range []int{2, 30, 60, 97} {
 			off := n * frac / 100

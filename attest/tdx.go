@@ -102,7 +102,7 @@ func verifyTDX(ctx context.Context, ev *Evidence, t tdxTrust, opts VerifyOptions
 	if opts.Collateral != nil {
 		collateral = opts.Collateral
 		if err := checkTDXCollateral(collateral); err != nil {
-			return claims, tcbError("supplied collateral: %v", err)
+			return claims, tcbError("supplied collateral: %w", err)
 		}
 	}
 	if err := checkTDXCollateralTCB(quote, chain, collateral, t, now, claims); err != nil {
@@ -118,14 +118,14 @@ func verifyTDX(ctx context.Context, ev *Evidence, t tdxTrust, opts VerifyOptions
 func checkTDXChain(ev *Evidence, t tdxTrust, now time.Time) (*tpb.QuoteV4, *tdxChain, error) {
 	root, err := t.pinned()
 	if err != nil {
-		return nil, nil, chainError("%v", err)
+		return nil, nil, chainError("%w", err)
 	}
 	quote, err := parseQuote(ev.Report)
 	if err != nil {
-		return nil, nil, chainError("report: %v", err)
+		return nil, nil, chainError("report: %w", err)
 	}
 	if err := tabi.CheckQuoteV4(quote); err != nil {
-		return nil, nil, chainError("report: %v", err)
+		return nil, nil, chainError("report: %w", err)
 	}
 	if tee := quote.GetHeader().GetTeeType(); tee != tabi.TeeTDX {
 		return nil, nil, chainError("report: header TEE_TYPE is 0x%x, want 0x%x (TDX)", tee, tabi.TeeTDX)
@@ -145,10 +145,10 @@ func checkTDXChain(ev *Evidence, t tdxTrust, now time.Time) (*tpb.QuoteV4, *tdxC
 		return nil, nil, chainError("report: PCK chain root: not the %s root (SHA-256 %s, want %s)", t.name, fingerprint(c.root), t.pin)
 	}
 	if err := c.ca.CheckSignatureFrom(root); err != nil {
-		return nil, nil, chainError("report: PCK chain CA certificate: not certified by the %s root: %v", t.name, err)
+		return nil, nil, chainError("report: PCK chain CA certificate: not certified by the %s root: %w", t.name, err)
 	}
 	if err := c.pck.CheckSignatureFrom(c.ca); err != nil {
-		return nil, nil, chainError("report: PCK certificate: not certified by the PCK CA certificate: %v", err)
+		return nil, nil, chainError("report: PCK certificate: not certified by the PCK CA certificate: %w", err)
 	}
 	for _, cert := range []struct {
 		name string
@@ -160,11 +160,11 @@ func checkTDXChain(ev *Evidence, t tdxTrust, now time.Time) (*tpb.QuoteV4, *tdxC
 		}
 	}
 	if c.exts, err = pcs.PckCertificateExtensions(c.pck); err != nil {
-		return nil, nil, chainError("report: PCK certificate: SGX extensions: %v", err)
+		return nil, nil, chainError("report: PCK certificate: SGX extensions: %w", err)
 	}
 	qeRaw, err := tabi.EnclaveReportToAbiBytes(qrc.GetQeReport())
 	if err != nil {
-		return nil, nil, chainError("report: QE report: %v", err)
+		return nil, nil, chainError("report: QE report: %w", err)
 	}
 	pckKey, ok := c.pck.PublicKey.(*ecdsa.PublicKey)
 	if !ok {
@@ -180,15 +180,15 @@ func checkTDXChain(ev *Evidence, t tdxTrust, now time.Time) (*tpb.QuoteV4, *tdxC
 	}
 	akKey, err := p256Key(ak)
 	if err != nil {
-		return nil, nil, chainError("report: ATTESTATION_KEY: %v", err)
+		return nil, nil, chainError("report: ATTESTATION_KEY: %w", err)
 	}
 	header, err := tabi.HeaderToAbiBytes(quote.GetHeader())
 	if err != nil {
-		return nil, nil, chainError("report: header: %v", err)
+		return nil, nil, chainError("report: header: %w", err)
 	}
 	body, err := tabi.TdQuoteBodyToAbiBytes(quote.GetTdQuoteBody())
 	if err != nil {
-		return nil, nil, chainError("report: TD quote body: %v", err)
+		return nil, nil, chainError("report: TD quote body: %w", err)
 	}
 	if !verifyP256(akKey, append(header, body...), quote.GetSignedData().GetSignature()) {
 		return nil, nil, chainError("report: quote SIGNATURE over the header and TD quote body does not verify with the ATTESTATION_KEY")
@@ -196,7 +196,7 @@ func checkTDXChain(ev *Evidence, t tdxTrust, now time.Time) (*tpb.QuoteV4, *tdxC
 	pool := x509.NewCertPool()
 	pool.AddCert(root)
 	if err := tverify.TdxQuote(quote, &tverify.Options{TrustedRoots: pool, Now: now}); err != nil {
-		return nil, nil, chainError("go-tdx-guest verify: %v", err)
+		return nil, nil, chainError("go-tdx-guest verify: %w", err)
 	}
 	return quote, c, nil
 }
@@ -248,7 +248,7 @@ func parseQuote(raw []byte) (q *tpb.QuoteV4, err error) {
 	}()
 	parsed, err := tabi.QuoteToProto(raw)
 	if err != nil {
-		return nil, fmt.Errorf("not a TD quote: %v", err)
+		return nil, fmt.Errorf("not a TD quote: %w", err)
 	}
 	v4, ok := parsed.(*tpb.QuoteV4)
 	if !ok {
@@ -270,7 +270,7 @@ func parsePCKChain(data []byte) (*tdxChain, error) {
 		}
 		cert, err := x509.ParseCertificate(block.Bytes)
 		if err != nil {
-			return nil, chainError("report: %s: %v", names[i], err)
+			return nil, chainError("report: %s: %w", names[i], err)
 		}
 		certs = append(certs, cert)
 		rest = r
@@ -294,7 +294,7 @@ func parseIssuerChain(data []byte) (signer, root *x509.Certificate, err error) {
 		}
 		cert, err := x509.ParseCertificate(block.Bytes)
 		if err != nil {
-			return nil, nil, fmt.Errorf("certificate %d: %v", len(certs), err)
+			return nil, nil, fmt.Errorf("certificate %d: %w", len(certs), err)
 		}
 		certs = append(certs, cert)
 	}
@@ -376,7 +376,7 @@ func checkTDXBaseline(q *tpb.QuoteV4) error {
 		return tcbError("report: TD_ATTRIBUTES.MIGRATABLE is set: a migration TD can export the TD")
 	}
 	if err := tvalidate.TdxQuote(q, &tvalidate.Options{}); err != nil {
-		return tcbError("go-tdx-guest validate: %v", err)
+		return tcbError("go-tdx-guest validate: %w", err)
 	}
 	return nil
 }
@@ -392,7 +392,7 @@ func checkTDXCollateralTCB(q *tpb.QuoteV4, c *tdxChain, col map[string][]byte, t
 	}
 	root, err := t.pinned()
 	if err != nil {
-		return tcbError("%v", err)
+		return tcbError("%w", err)
 	}
 	// Each issuer chain is a signing certificate and the pinned root.
 	// go-tdx-guest checks the TCB info's and QE identity's signing
@@ -406,7 +406,7 @@ func checkTDXCollateralTCB(q *tpb.QuoteV4, c *tdxChain, col map[string][]byte, t
 		}
 		signer, chainRoot, err := parseIssuerChain(pems)
 		if err != nil {
-			return tcbError("collateral.%s: %v", name, err)
+			return tcbError("collateral.%s: %w", name, err)
 		}
 		if !chainRoot.Equal(root) {
 			return tcbError("collateral.%s: the root is not the %s root (SHA-256 %s, want %s)", name, t.name, fingerprint(chainRoot), t.pin)
@@ -421,7 +421,7 @@ func checkTDXCollateralTCB(q *tpb.QuoteV4, c *tdxChain, col map[string][]byte, t
 	getter := &collateralGetter{col: col}
 	opts := &tverify.Options{TrustedRoots: pool, Now: now, GetCollateral: true, CheckRevocations: revocation, Getter: getter}
 	if err := tverify.TdxQuote(q, opts); err != nil {
-		return tcbError("%s: %v", collateralField(err), err)
+		return tcbError("%s: %w", collateralField(err), err)
 	}
 	claims.CollateralChecked = true
 	if !revocation {

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/kettle-build/kettle/attest/internal/step"
 )
 
 // VerifyOptions configure Verify.
@@ -133,16 +135,10 @@ func (s Step) Title() string {
 	return string(s)
 }
 
-// StepError is a verification failure at one step.
-type StepError struct {
-	Step Step
-	Err  error
-}
-
-func (e *StepError) Error() string { return e.Step.Title() + ": " + e.Err.Error() }
-
-// Unwrap returns the underlying error.
-func (e *StepError) Unwrap() error { return e.Err }
+// StepError is a verification failure at one step: its Step and the
+// underlying Err. Error returns the step's title, ": ", and Err's message;
+// Unwrap returns Err.
+type StepError = step.Error[Step]
 
 // ErrSimulatedNotTrusted is wrapped by the chain-step error for simulated
 // evidence verified without VerifyOptions.AllowSimulated.
@@ -186,7 +182,7 @@ func Verify(ctx context.Context, ev *Evidence, opts VerifyOptions) (*Claims, err
 		return nil, chainError("no evidence")
 	}
 	if err := ev.validate(); err != nil {
-		return nil, chainError("evidence: %w", err)
+		return nil, &StepError{Step: StepChain, Err: err}
 	}
 	now := opts.Now
 	if now.IsZero() {
@@ -197,7 +193,7 @@ func Verify(ctx context.Context, ev *Evidence, opts VerifyOptions) (*Claims, err
 	}
 	if opts.Collateral != nil && (ev.Platform.snp() || ev.Platform == PlatformAzSNP) {
 		if err := checkCollateral(opts.Collateral, CollateralSNPCRL); err != nil {
-			return nil, tcbError("supplied collateral: %v", err)
+			return nil, tcbError("supplied collateral: %w", err)
 		}
 	}
 	switch ev.Platform {

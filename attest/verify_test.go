@@ -117,7 +117,7 @@ func TestVerifyNoEvidence(t *testing.T) {
 	ev := newSimEvidence(t, AttesterOptions{}, [64]byte{})
 	ev.Report = ev.Report[:100]
 	_, err = Verify(context.Background(), ev, simOptions())
-	wantStepError(t, err, StepChain, "evidence: report: 100 bytes, want 1184")
+	wantStepError(t, err, StepChain, "hardware signature chain: report: 100 bytes, want 1184")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

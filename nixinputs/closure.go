@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -20,7 +22,7 @@ type Closure struct {
 
 // Paths returns the .drv paths of the closure, sorted.
 func (c *Closure) Paths() []string {
-	return sortedKeys(c.Derivations)
+	return slices.Sorted(maps.Keys(c.Derivations))
 }
 
 // InputSrcs returns the union of the input sources of every derivation in
@@ -152,7 +154,7 @@ func WalkClosure(ctx context.Context, roots []string, opts WalkOptions) (*Closur
 			c.Derivations[r.path] = r.drv
 			// Sorted, so that the walk order, and with it the parent
 			// named in errors, is deterministic.
-			for _, in := range sortedKeys(r.drv.InputDrvs) {
+			for _, in := range slices.Sorted(maps.Keys(r.drv.InputDrvs)) {
 				if _, ok := parent[in]; !ok {
 					parent[in] = r.path
 					queue = append(queue, in)

@@ -149,7 +149,7 @@ func (d *Driver) run(ctx context.Context, args ...string) ([]byte, error) {
 	}
 	if err := cmd.Run(); err != nil {
 		if ctx.Err() != nil {
-			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+			err = fmt.Errorf("%w (%w)", ctx.Err(), err)
 		}
 		return nil, &NixError{Args: args, Err: err, Stderr: tail.String()}
 	}

@@ -3,15 +3,13 @@ package nixinputs
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"strings"
 
+	"github.com/kettle-build/kettle/internal/nixstore"
 	"github.com/nix-community/go-nix/pkg/derivation"
-	"github.com/nix-community/go-nix/pkg/nixbase32"
 )
 
 // Derivation is a parsed .drv file (a store derivation in ATerm form).
@@ -50,24 +48,6 @@ type FixedOutput struct {
 	URL string
 }
 
-// hashSize returns the digest size in bytes of a hash algorithm Nix supports
-// for fixed outputs, or 0.
-func hashSize(algo string) int {
-	switch algo {
-	case "md5":
-		return 16
-	case "sha1":
-		return 20
-	case "sha256":
-		return 32
-	case "sha512":
-		return 64
-	case "blake3":
-		return 32
-	}
-	return 0
-}
-
 // splitHashAlgo splits an output's hashAlgo ("r:sha256") into mode and algo.
 func splitHashAlgo(s string) (mode, algo string) {
 	switch {
@@ -81,42 +61,6 @@ func splitHashAlgo(s string) (mode, algo string) {
 	return "flat", s
 }
 
-// decodeDigest decodes a digest of the given algorithm written in hex,
-// Nix base-32, base64 or SRI form.
-func decodeDigest(algo, s string) ([]byte, error) {
-	size := hashSize(algo)
-	if size == 0 {
-		return nil, fmt.Errorf("unknown hash algorithm %q", algo)
-	}
-	if p := algo + "-"; strings.HasPrefix(s, p) {
-		s = s[len(p):]
-	} else if p := algo + ":"; strings.HasPrefix(s, p) {
-		s = s[len(p):]
-	}
-	var (
-		b   []byte
-		err error
-	)
-	switch len(s) {
-	case hex.EncodedLen(size):
-		b, err = hex.DecodeString(s)
-	case nixbase32.EncodedLen(size):
-		b, err = nixbase32.DecodeString(s)
-	case base64.StdEncoding.EncodedLen(size):
-		b, err = base64.StdEncoding.Strict().DecodeString(s)
-	default:
-		return nil, fmt.Errorf("%s digest %q has length %d: want %d (hex), %d (nix32) or %d (base64)",
-			algo, s, len(s), hex.EncodedLen(size), nixbase32.EncodedLen(size), base64.StdEncoding.EncodedLen(size))
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s digest %q: %w", algo, s, err)
-	}
-	if len(b) != size {
-		return nil, fmt.Errorf("%s digest %q decodes to %d bytes, want %d", algo, s, len(b), size)
-	}
-	return b, nil
-}
-
 // FixedOutput returns the fixed output of a fixed-output derivation, and
 // false for any other derivation (including floating content-addressed and
 // impure ones, whose output hash is not known in advance).
@@ -126,7 +70,7 @@ func (d *Derivation) FixedOutput() (FixedOutput, bool) {
 		return FixedOutput{}, false
 	}
 	mode, algo := splitHashAlgo(out.HashAlgo)
-	digest, err := decodeDigest(algo, out.Hash)
+	digest, err := nixstore.ParseHash(algo, out.Hash)
 	if err != nil {
 		// ParseDerivation has already rejected such a derivation; a
 		// hand-built one is not a valid fixed-output derivation.
@@ -186,7 +130,7 @@ func jsonStrings(v any) string {
 func ReadDerivation(path string) (*Derivation, error) {
 	data, err := readSmallFile(path, nil)
 	if err != nil {
-		return nil, fmt.Errorf("reading derivation %s: %w", path, err)
+		return nil, fmt.Errorf("reading derivation: %w", err) // err names the path
 	}
 	return ParseDerivation(path, data)
 }
@@ -263,23 +207,23 @@ func ParseDerivation(path string, data []byte) (d *Derivation, err error) {
 		d.InputDrvs = map[string][]string{}
 	}
 	for _, src := range d.InputSrcs {
-		if err := checkStorePath(src); err != nil {
+		if err := nixstore.CheckPath(src); err != nil {
 			return nil, fmt.Errorf("derivation %s: input source %q: %w", path, src, err)
 		}
 	}
 	// go-nix takes output names, hash algorithms and hashes verbatim; check
 	// them, so that nothing unexpected reaches a manifest line.
 	for on, o := range drv.Outputs {
-		if !isOutputName(on) {
-			return nil, fmt.Errorf("derivation %s: invalid output name %q", path, on)
+		if err := nixstore.CheckOutputName(on); err != nil {
+			return nil, fmt.Errorf("derivation %s: invalid output name %q: %w", path, on, err)
 		}
 		if o.HashAlgorithm != "" {
 			_, algo := splitHashAlgo(o.HashAlgorithm)
-			if hashSize(algo) == 0 {
+			if nixstore.HashSize(algo) == 0 {
 				return nil, fmt.Errorf("derivation %s: output %q: unknown hash algorithm %q", path, on, o.HashAlgorithm)
 			}
 			if o.Hash != "" && o.Hash != "impure" {
-				if _, err := decodeDigest(algo, o.Hash); err != nil {
+				if _, err := nixstore.ParseHash(algo, o.Hash); err != nil {
 					return nil, fmt.Errorf("derivation %s: output %q: %w", path, on, err)
 				}
 			}
@@ -287,42 +231,26 @@ func ParseDerivation(path string, data []byte) (d *Derivation, err error) {
 			return nil, fmt.Errorf("derivation %s: output %q has a hash but no hash algorithm", path, on)
 		}
 		if o.Path != "" {
-			if err := checkStorePath(o.Path); err != nil {
+			if err := nixstore.CheckPath(o.Path); err != nil {
 				return nil, fmt.Errorf("derivation %s: output %q: path %q: %w", path, on, o.Path, err)
 			}
 		}
 		d.Outputs[on] = Output{Path: o.Path, HashAlgo: o.HashAlgorithm, Hash: o.Hash}
 	}
 	for in, outs := range d.InputDrvs {
-		if err := checkStorePath(in); err != nil {
+		if err := nixstore.CheckPath(in); err != nil {
 			return nil, fmt.Errorf("derivation %s: input derivation %q: %w", path, in, err)
 		}
 		if !strings.HasSuffix(in, ".drv") {
 			return nil, fmt.Errorf("derivation %s: input derivation %q does not end in .drv", path, in)
 		}
 		for _, o := range outs {
-			if !isOutputName(o) {
-				return nil, fmt.Errorf("derivation %s: input derivation %s: invalid output name %q", path, in, o)
+			if err := nixstore.CheckOutputName(o); err != nil {
+				return nil, fmt.Errorf("derivation %s: input derivation %s: invalid output name %q: %w", path, in, o, err)
 			}
 		}
 	}
 	return d, nil
-}
-
-// isOutputName reports whether s is a valid derivation output name or
-// store path name: non-empty, of the characters Nix allows in store path
-// names.
-func isOutputName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("+-._?=", c) >= 0) {
-			return false
-		}
-	}
-	return true
 }
 
 // isATermContent reports whether s can stand between the quotes of an ATerm
@@ -381,40 +309,15 @@ func firstDiff(a, b []byte) int {
 }
 
 // drvName checks that path is a store path ending in ".drv" and returns
-// the name between the hash and ".drv".
+// the name before ".drv".
 func drvName(path string) (string, error) {
-	if err := checkStorePath(path); err != nil {
+	p, err := nixstore.ParsePath(path)
+	if err != nil {
 		return "", fmt.Errorf("derivation path %q: %w", path, err)
 	}
-	base := filepath.Base(path)
-	if !strings.HasSuffix(base, ".drv") || len(base) == storeHashLen+1+len(".drv") {
+	name, ok := strings.CutSuffix(p.Name, ".drv")
+	if !ok || name == "" {
 		return "", fmt.Errorf("derivation path %q: want a store path <hash>-<name>.drv", path)
 	}
-	return base[storeHashLen+1 : len(base)-len(".drv")], nil
-}
-
-// storeHashLen is the length of the hash part of a store path's base name.
-const storeHashLen = 32
-
-// checkStorePath checks that p is <store dir>/<32 nix32 characters>-<name>
-// with the name made of the characters Nix allows. (go-nix's
-// storepath.Validate misses a missing '/' or '-' and checks the name from
-// the wrong offset, so it is not relied on.)
-func checkStorePath(p string) error {
-	dir, base := filepath.Split(p)
-	if !filepath.IsAbs(p) || len(dir) < 2 || filepath.Clean(dir) != dir[:len(dir)-1] {
-		return fmt.Errorf("not an absolute path in a store directory")
-	}
-	if len(base) < storeHashLen+2 || base[storeHashLen] != '-' {
-		return fmt.Errorf("want a store path <hash>-<name>")
-	}
-	for i := 0; i < storeHashLen; i++ {
-		if !nixbase32.Is(base[i]) {
-			return fmt.Errorf("store path hash has a character outside Nix's base-32 alphabet")
-		}
-	}
-	if !isOutputName(base[storeHashLen+1:]) {
-		return fmt.Errorf("store path name has characters Nix does not allow")
-	}
-	return nil
+	return name, nil
 }

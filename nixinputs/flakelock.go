@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
+
+	"github.com/kettle-build/kettle/internal/strictjson"
 )
 
 // FlakeLock is a parsed flake.lock: a graph of nodes, one per locked input,
@@ -120,7 +124,7 @@ func ParseFlakeLock(data []byte) (*FlakeLock, error) {
 	}
 	l.Nodes = make(map[string]*LockNode, len(nodes))
 	// Sorted, so that the error reported for a bad file is always the same.
-	for _, name := range sortedKeys(nodes) {
+	for _, name := range slices.Sorted(maps.Keys(nodes)) {
 		raw := nodes[name]
 		n, err := parseLockNode(raw, name == l.Root)
 		if err != nil {
@@ -221,13 +225,13 @@ func (l *FlakeLock) resolveInputs() (map[string]map[string]string, error) {
 	r := &resolver{l: l, done: map[string]string{}, active: map[string]bool{}}
 	out := make(map[string]map[string]string, len(l.Nodes))
 	// Sorted, so that the error reported for a bad file is always the same.
-	for _, name := range sortedKeys(l.Nodes) {
+	for _, name := range slices.Sorted(maps.Keys(l.Nodes)) {
 		n := l.Nodes[name]
 		if n == nil {
 			return nil, fmt.Errorf("node %q is null", name)
 		}
 		m := make(map[string]string, len(n.Inputs))
-		for _, in := range sortedKeys(n.Inputs) {
+		for _, in := range slices.Sorted(maps.Keys(n.Inputs)) {
 			t := n.Inputs[in]
 			if !t.IsFollows() {
 				if l.Nodes[t.Node] == nil {
@@ -311,7 +315,7 @@ func (l *FlakeLock) LockedInputs() ([]LockedInput, error) {
 	for len(frontier) > 0 {
 		var next []entry
 		for _, e := range frontier {
-			for _, in := range sortedKeys(edges[e.node]) {
+			for _, in := range slices.Sorted(maps.Keys(edges[e.node])) {
 				target := edges[e.node][in]
 				if _, seen := paths[target]; seen {
 					continue
@@ -373,19 +377,16 @@ func decodeJSON(data []byte, v any) error {
 	return nil
 }
 
-// decodeJSONObject decodes a top-level JSON object, with an error that says
-// what was found instead.
+// decodeJSONObject decodes a top-level JSON object that strictjson.Check
+// accepts, with an error that says what was found instead.
 func decodeJSONObject(data []byte, v *map[string]json.RawMessage) error {
-	if err := decodeJSON(data, v); err != nil {
-		if k := jsonKind(data); k != "an object" && k != "invalid JSON" {
-			return fmt.Errorf("want a JSON object, got %s", k)
-		}
-		return fmt.Errorf("invalid JSON: %w", err)
+	if err := strictjson.Check(data); err != nil {
+		return err
 	}
-	if *v == nil {
-		return fmt.Errorf("want a JSON object, got null")
+	if k := jsonKind(data); k != "an object" {
+		return fmt.Errorf("want a JSON object, got %s", k)
 	}
-	return nil
+	return decodeJSON(data, v)
 }
 
 // jsonKind names the kind of a JSON value for error messages.
@@ -408,13 +409,4 @@ func jsonKind(raw []byte) string {
 		return "a number"
 	}
 	return "invalid JSON"
-}
-
-func sortedKeys[M ~map[string]V, V any](m M) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

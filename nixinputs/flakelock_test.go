@@ -217,11 +217,12 @@ func TestParseFlakeLockBad(t *testing.T) {
 		return `{"version":7,"root":"root","nodes":{` + nodes + `}}`
 	}
 	for _, tc := range []struct{ name, data, want string }{
-		{"empty", ``, "invalid JSON"},
-		{"not JSON", `flake.lock`, "invalid JSON"},
+		{"empty", ``, "flake.lock: empty"},
+		{"not JSON", `flake.lock`, "flake.lock: not JSON"},
 		{"array", `[]`, "want a JSON object, got an array"},
 		{"null", `null`, "got null"},
-		{"trailing garbage", `{"version":7,"root":"root","nodes":{"root":{}}}}`, "invalid JSON"},
+		{"trailing garbage", `{"version":7,"root":"root","nodes":{"root":{}}}}`, "trailing data"},
+		{"duplicate key", `{"version":7,"root":"root","nodes":{"root":{},"root":{}}}`, "flake.lock: nodes.root: duplicate key"},
 		{"two documents", `{"version":7,"root":"root","nodes":{"root":{}}} {}`, "trailing data"},
 		{"no version", `{"root":"root","nodes":{"root":{}}}`, `missing field "version"`},
 		{"version string", `{"version":"7","root":"root","nodes":{"root":{}}}`, `"version": want a number, got a string`},

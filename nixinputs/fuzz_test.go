@@ -5,10 +5,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/kettle-build/kettle/internal/nixstore"
 )
 
 func FuzzParseFlakeRef(f *testing.F) {
@@ -113,7 +117,7 @@ func renderDerivation(d *Derivation) string {
 	}
 	var b strings.Builder
 	b.WriteString("Derive([")
-	for i, name := range sortedKeys(td.outputs) {
+	for i, name := range slices.Sorted(maps.Keys(td.outputs)) {
 		o := td.outputs[name]
 		if i > 0 {
 			b.WriteByte(',')
@@ -121,7 +125,7 @@ func renderDerivation(d *Derivation) string {
 		fmt.Fprintf(&b, "(%s,%s,%s,%s)", atermString(name), atermString(o.Path), atermString(o.HashAlgo), atermString(o.Hash))
 	}
 	b.WriteString("],[")
-	for i, p := range sortedKeys(td.inputDrvs) {
+	for i, p := range slices.Sorted(maps.Keys(td.inputDrvs)) {
 		if i > 0 {
 			b.WriteByte(',')
 		}
@@ -146,7 +150,7 @@ func renderDerivation(d *Derivation) string {
 		b.WriteString(atermString(a))
 	}
 	b.WriteString("],[")
-	for i, k := range sortedKeys(d.Env) {
+	for i, k := range slices.Sorted(maps.Keys(d.Env)) {
 		if i > 0 {
 			b.WriteByte(',')
 		}
@@ -190,7 +194,7 @@ func FuzzParseDerivation(f *testing.F) {
 			t.Fatal("input sources not sorted")
 		}
 		if fo, ok := d.FixedOutput(); ok {
-			if _, err := hex.DecodeString(fo.Hash); err != nil || fo.Hash != strings.ToLower(fo.Hash) || len(fo.Hash) != 2*hashSize(fo.Algo) {
+			if _, err := hex.DecodeString(fo.Hash); err != nil || fo.Hash != strings.ToLower(fo.Hash) || len(fo.Hash) != 2*nixstore.HashSize(fo.Algo) {
 				t.Fatalf("FixedOutput hash %q is not lower-case hex of %s", fo.Hash, fo.Algo)
 			}
 			if fo.URL == "" || strings.ContainsAny(fo.URL, " \t\n\r") {

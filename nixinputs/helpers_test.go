@@ -3,8 +3,10 @@ package nixinputs
 import (
 	"crypto/sha256"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -40,7 +42,7 @@ type testDrv struct {
 func (d testDrv) aterm() string {
 	var b strings.Builder
 	b.WriteString("Derive([")
-	for i, name := range sortedKeys(d.outputs) {
+	for i, name := range slices.Sorted(maps.Keys(d.outputs)) {
 		o := d.outputs[name]
 		if i > 0 {
 			b.WriteByte(',')
@@ -48,7 +50,7 @@ func (d testDrv) aterm() string {
 		fmt.Fprintf(&b, "(%s,%s,%s,%s)", atermString(name), atermString(o.Path), atermString(o.HashAlgo), atermString(o.Hash))
 	}
 	b.WriteString("],[")
-	for i, p := range sortedKeys(d.inputDrvs) {
+	for i, p := range slices.Sorted(maps.Keys(d.inputDrvs)) {
 		if i > 0 {
 			b.WriteByte(',')
 		}
@@ -88,7 +90,7 @@ func (d testDrv) aterm() string {
 	for name, o := range d.outputs {
 		env[name] = o.Path
 	}
-	for i, k := range sortedKeys(env) {
+	for i, k := range slices.Sorted(maps.Keys(env)) {
 		if i > 0 {
 			b.WriteByte(',')
 		}

@@ -3,9 +3,10 @@ package nixinputs
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"net/url"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -327,13 +328,8 @@ func encodeQuery(q map[string]string) string {
 	if len(q) == 0 {
 		return ""
 	}
-	keys := make([]string, 0, len(q))
-	for k := range q {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var b strings.Builder
-	for i, k := range keys {
+	for i, k := range slices.Sorted(maps.Keys(q)) {
 		if i == 0 {
 			b.WriteByte('?')
 		} else {

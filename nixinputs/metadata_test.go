@@ -76,7 +76,7 @@ func TestDecodeMetadataBad(t *testing.T) {
 		{"no store path", replace(metaPath28, `"path":"/nix/store/avkifl6j71ky6dcdn197j0jwbfp7rjah-source",`, ``), "no store path"},
 		{"lastModified not integer", replace(metaPath28, `{"lastModified":1795428891,"locked"`, `{"lastModified":1.5,"locked"`), "lastModified"},
 		{"url not string", replace(metaPath28, `"originalUrl":"path:/tmp/ha/flake"`, `"originalUrl":7`), "cannot unmarshal"},
-		{"not JSON", `error: bad`, "invalid JSON"},
+		{"not JSON", `error: bad`, "not JSON"},
 		{"array", `[]`, "want a JSON object"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/kettle-build/kettle/internal/strictjson"
 )
 
 // PathInfo is what the Nix database records about a valid store path.
@@ -44,6 +48,9 @@ type pathInfoJSON struct {
 // describes. It returns the valid paths' info by absolute path and the
 // invalid paths, sorted.
 func decodePathInfo(data []byte, storeDir string) (map[string]PathInfo, []string, error) {
+	if err := strictjson.Check(data); err != nil {
+		return nil, nil, fmt.Errorf("path-info output: %w", err)
+	}
 	var entries []pathInfoJSON
 	var keys []string // parallel to entries for the keyed shapes
 	switch jsonKind(data) {
@@ -69,7 +76,7 @@ func decodePathInfo(data []byte, storeDir string) (map[string]PathInfo, []string
 				return nil, nil, fmt.Errorf("path-info field \"info\": want an object, got %s", jsonKind(info))
 			}
 		}
-		for _, k := range sortedKeys(top) {
+		for _, k := range slices.Sorted(maps.Keys(top)) {
 			var e pathInfoJSON
 			if jsonKind(top[k]) == "null" {
 				f := false

@@ -68,11 +68,12 @@ func TestDecodePathInfo(t *testing.T) {
 func TestDecodePathInfoBad(t *testing.T) {
 	entry := func(fields string) string { return `{"` + piOut + `":{` + fields + `}}` }
 	for _, tc := range []struct{ name, json, want string }{
-		{"empty", ``, "want a JSON array or object, got invalid JSON"},
-		{"garbage", `nix path-info`, "invalid JSON"},
+		{"empty", ``, "path-info output: empty"},
+		{"garbage", `nix path-info`, "path-info output: not JSON"},
 		{"string", `"x"`, "got a string"},
 		{"null", `null`, "got null"},
-		{"trailing", `[] []`, "invalid JSON"},
+		{"trailing", `[] []`, "path-info output: trailing data"},
+		{"duplicate key", `{"` + piOut + `":null,"` + piOut + `":null}`, "duplicate key"},
 		{"array of strings", `["` + piOut + `"]`, "decoding path-info array"},
 		{"array without path", `[{"narHash":"` + piSRI + `","narSize":1}]`, "empty store path"},
 		{"relative path", `[{"path":"foo/bar","narHash":"` + piSRI + `","narSize":1}]`, "not absolute"},

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kettle-build/kettle/internal/nixstore"
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
 )
@@ -69,7 +70,7 @@ func isJSONFile(name string) bool {
 // validArtifactName accepts the names of store paths ("<hash>-<name>") and
 // other Nix names: A-Z a-z 0-9 + - . _ ? =, not starting with a dot.
 func validArtifactName(name string) bool {
-	return isStoreName(name) && name[0] != '.'
+	return nixstore.CheckName(name) == nil
 }
 
 // BundleWriter writes a bundle atomically: everything goes to a hidden

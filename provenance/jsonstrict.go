@@ -5,117 +5,31 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"sort"
 	"strconv"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/kettle-build/kettle/internal/strictjson"
 )
 
 // The decoders of this package read JSON in two passes. checkJSON first
-// insists on one object, valid UTF-8, no duplicate keys at any depth and
-// nothing after the object: encoding/json alone would take the last of two
-// duplicate keys, replace invalid UTF-8 silently and match keys without
-// regard to case, so two readers of the same bytes could disagree. The
-// document is then decoded into a generic tree that jsonObject walks with
-// exact, case-sensitive keys, so that every error names the field.
-
-// maxJSONDepth bounds the nesting of the documents read here; Kettle's are
-// at most six levels deep.
-const maxJSONDepth = 32
+// insists on one object that strictjson.Check accepts: valid UTF-8, no
+// duplicate keys at any depth, bounded nesting and nothing after the
+// object. The document is then decoded into a generic tree that jsonObject
+// walks with exact, case-sensitive keys (encoding/json would match keys
+// without regard to case), so that every error names the field.
 
 // checkJSON validates the shape of a JSON document as described above.
 func checkJSON(data []byte) error {
-	if !utf8.Valid(data) {
-		return errors.New("not valid UTF-8")
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	tok, err := dec.Token()
-	if err == io.EOF {
-		return errors.New("empty, want a JSON object")
-	}
-	if err != nil {
-		return fmt.Errorf("not JSON: %w", err)
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return errors.New("not a JSON object")
-	}
-	if err := walkObject(dec, "", 1); err != nil {
+	if err := strictjson.Check(data); err != nil {
 		return err
 	}
-	off := dec.InputOffset()
-	if _, err := dec.Token(); err != io.EOF {
-		return fmt.Errorf("trailing data after the JSON object at byte %d", off)
+	// Check has refused a document of nothing but white space.
+	if b := bytes.TrimLeft(data, " \t\r\n"); b[0] != '{' {
+		return errors.New("not a JSON object")
 	}
 	return nil
-}
-
-func walkObject(dec *json.Decoder, path string, depth int) error {
-	if depth > maxJSONDepth {
-		return fmt.Errorf("%s: nested deeper than %d levels", pathOrRoot(path), maxJSONDepth)
-	}
-	seen := map[string]bool{}
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return fmt.Errorf("%s: not JSON: %w", pathOrRoot(path), unexpectedEOF(err))
-		}
-		if d, ok := tok.(json.Delim); ok && d == '}' {
-			return nil
-		}
-		key, ok := tok.(string)
-		if !ok {
-			return fmt.Errorf("%s: not JSON: object key is %v", pathOrRoot(path), tok)
-		}
-		field := joinPath(path, key)
-		if seen[key] {
-			return fmt.Errorf("%s: duplicate key", field)
-		}
-		seen[key] = true
-		if err := walkValue(dec, field, depth); err != nil {
-			return err
-		}
-	}
-}
-
-func walkValue(dec *json.Decoder, path string, depth int) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return fmt.Errorf("%s: not JSON: %w", path, unexpectedEOF(err))
-	}
-	d, ok := tok.(json.Delim)
-	if !ok {
-		return nil
-	}
-	switch d {
-	case '{':
-		return walkObject(dec, path, depth+1)
-	case '[':
-		if depth+1 > maxJSONDepth {
-			return fmt.Errorf("%s: nested deeper than %d levels", path, maxJSONDepth)
-		}
-		for i := 0; ; i++ {
-			if !dec.More() {
-				if _, err := dec.Token(); err != nil {
-					return fmt.Errorf("%s: not JSON: %w", path, unexpectedEOF(err))
-				}
-				return nil
-			}
-			if err := walkValue(dec, fmt.Sprintf("%s[%d]", path, i), depth+1); err != nil {
-				return err
-			}
-		}
-	}
-	return fmt.Errorf("%s: not JSON: unexpected %v", path, d)
-}
-
-func unexpectedEOF(err error) error {
-	if err == io.EOF {
-		return io.ErrUnexpectedEOF
-	}
-	return err
 }
 
 // decodeObject checks data with checkJSON and returns its top-level object.
@@ -172,7 +86,7 @@ func asUint(path string, v any) (uint64, error) {
 	return u, nil
 }
 
-func (o *jsonObject) field(key string) string { return joinPath(o.path, key) }
+func (o *jsonObject) field(key string) string { return strictjson.JoinKey(o.path, key) }
 
 // get returns the value of key, or ok = false when the key is absent.
 func (o *jsonObject) get(key string) (v any, ok bool) {
@@ -294,13 +208,6 @@ func (o *jsonObject) end() error {
 	}
 	sort.Strings(unknown)
 	return fmt.Errorf("%s: unknown field", o.field(unknown[0]))
-}
-
-func joinPath(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
 }
 
 func pathOrRoot(path string) string {

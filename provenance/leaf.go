@@ -3,9 +3,10 @@ package provenance
 import (
 	"encoding/hex"
 	"fmt"
-	"path"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/kettle-build/kettle/internal/nixstore"
 )
 
 // LeafKind is the first field of a manifest leaf.
@@ -146,7 +147,7 @@ func (l Leaf) validate() error {
 		}
 		return checkSHA256Hex("flake-input narHash", l.Value)
 	case KindDrv:
-		if err := checkStorePath(l.Name); err != nil {
+		if err := nixstore.CheckPath(l.Name); err != nil {
 			return fmt.Errorf("drv path: %w", err)
 		}
 		if !strings.HasSuffix(l.Name, ".drv") {
@@ -154,7 +155,7 @@ func (l Leaf) validate() error {
 		}
 		return checkSHA256Hex("drv SHA-256", l.Value)
 	case KindSrc:
-		if err := checkStorePath(l.Name); err != nil {
+		if err := nixstore.CheckPath(l.Name); err != nil {
 			return fmt.Errorf("src path: %w", err)
 		}
 		return checkSHA256Hex("src NAR SHA-256", l.Value)
@@ -176,20 +177,8 @@ func (l Leaf) validate() error {
 	return fmt.Errorf("kind %q is not one of %s", l.Kind, kindList())
 }
 
-// fodHexLen is the length in hex digits of each fixed-output hash algorithm.
-func fodHexLen(algo string) int {
-	switch algo {
-	case "md5":
-		return 32
-	case "sha1":
-		return 40
-	case "sha256":
-		return 64
-	case "sha512":
-		return 128
-	}
-	return 0
-}
+// fodAlgo reports whether algo is a hash algorithm of fixed outputs.
+func fodAlgo(algo string) bool { return nixstore.HashSize(algo) != 0 }
 
 // checkFOD validates "<name> mode=<m> algo=<a> url=<u>" and the hash.
 func checkFOD(name, value string) error {
@@ -197,15 +186,15 @@ func checkFOD(name, value string) error {
 	if len(f) != 4 {
 		return fmt.Errorf("fod name %q is not \"<name> mode=<mode> algo=<algo> url=<url>\"", name)
 	}
-	if !isStoreName(f[0]) {
-		return fmt.Errorf("fod derivation name %q is not a valid Nix name", f[0])
+	if err := nixstore.CheckName(f[0]); err != nil {
+		return fmt.Errorf("fod derivation name %q: %w", f[0], err)
 	}
 	mode, ok := strings.CutPrefix(f[1], "mode=")
 	if !ok || (mode != "flat" && mode != "recursive" && mode != "text") {
 		return fmt.Errorf("fod %q: %q is not mode=flat, mode=recursive or mode=text", f[0], f[1])
 	}
 	algo, ok := strings.CutPrefix(f[2], "algo=")
-	if !ok || fodHexLen(algo) == 0 {
+	if !ok || !fodAlgo(algo) {
 		return fmt.Errorf("fod %q: %q is not algo=sha256, algo=sha1, algo=sha512 or algo=md5", f[0], f[2])
 	}
 	url, ok := strings.CutPrefix(f[3], "url=")
@@ -217,7 +206,7 @@ func checkFOD(name, value string) error {
 			return fmt.Errorf("fod %q URL: %w", f[0], err)
 		}
 	}
-	if want := fodHexLen(algo); len(value) != want || !isLowerHex(value) {
+	if want := 2 * nixstore.HashSize(algo); len(value) != want || !isLowerHex(value) {
 		return fmt.Errorf("fod %q hash %q is not %d lower-case hex digits (%s)", f[0], value, want, algo)
 	}
 	return nil
@@ -243,47 +232,6 @@ func checkURL(u string) error {
 		}
 	}
 	return nil
-}
-
-// checkStorePath accepts an absolute, clean path whose base name is a Nix
-// store path name: 32 nix-base32 characters, '-', and a name.
-func checkStorePath(p string) error {
-	if !strings.HasPrefix(p, "/") || path.Clean(p) != p || p == "/" {
-		return fmt.Errorf("%q is not an absolute, clean path", p)
-	}
-	base := path.Base(p)
-	if len(base) < 34 || base[32] != '-' || !isNixBase32(base[:32]) || !isStoreName(base[33:]) {
-		return fmt.Errorf("%q is not a Nix store path (<store>/<32 base-32 characters>-<name>)", p)
-	}
-	return nil
-}
-
-// isNixBase32 reports whether s uses only Nix's base-32 alphabet.
-func isNixBase32(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !strings.ContainsRune("0123456789abcdfghijklmnpqrsvwxyz", rune(s[i])) {
-			return false
-		}
-	}
-	return true
-}
-
-// isStoreName reports whether s is a valid store path name: 1 to 211
-// characters from A-Z a-z 0-9 + - . _ ? =.
-func isStoreName(s string) bool {
-	if s == "" || len(s) > 211 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("+-._?=", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 func isToolName(s string) bool {

@@ -53,9 +53,9 @@ func NewManifest(leaves []Leaf) (*Manifest, error) {
 	strs := make([]string, 0, len(leaves))
 	for _, l := range leaves {
 		s := l.String()
-		parsed, err := ParseLeaf(s)
+		parsed, err := parseLeaf(s)
 		if err != nil {
-			return nil, fmt.Errorf("manifest: %w", err)
+			return nil, fmt.Errorf("manifest: leaf %s: %w", quoteLeaf(s), err)
 		}
 		if parsed != l {
 			// A ':' in the value, or a kind with a ':', moves the split.
@@ -87,9 +87,9 @@ func NewManifest(leaves []Leaf) (*Manifest, error) {
 func checkLeafList(leaves []string) error {
 	var prev Leaf
 	for i, s := range leaves {
-		l, err := ParseLeaf(s)
+		l, err := parseLeaf(s)
 		if err != nil {
-			return fmt.Errorf("leaves[%d]: %w", i, err)
+			return fmt.Errorf("leaves[%d] %s: %w", i, quoteLeaf(s), err)
 		}
 		if i > 0 {
 			p := leaves[i-1]
@@ -156,16 +156,8 @@ func (m *Manifest) check() error {
 // another version, hash algorithm or tree, a leafCount that is not the
 // number of leaves, leaves out of order, duplicated or invalid, a root that
 // is not the root of the leaves, and trailing data are all errors that name
-// the field.
+// the field, not the file: the caller says what it decoded.
 func DecodeManifest(data []byte) (*Manifest, error) {
-	m, err := decodeManifest(data)
-	if err != nil {
-		return nil, fmt.Errorf("manifest: %w", err)
-	}
-	return m, nil
-}
-
-func decodeManifest(data []byte) (*Manifest, error) {
 	o, err := decodeObject(data)
 	if err != nil {
 		return nil, err

@@ -3,7 +3,6 @@ package provenance
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -13,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nix-community/go-nix/pkg/nixbase32"
+	"github.com/kettle-build/kettle/internal/nixstore"
 )
 
 // The type URIs of provenance.json.
@@ -185,14 +184,14 @@ type metadataJSON struct {
 func EncodeStatement(b BuildInfo) ([]byte, error) {
 	st, err := statementFrom(b)
 	if err != nil {
-		return nil, fmt.Errorf("provenance: %w", err)
+		return nil, err
 	}
 	data, err := encodeJSON(st)
 	if err != nil {
-		return nil, fmt.Errorf("provenance: encoding: %w", err)
+		return nil, err
 	}
 	if err := validateInToto(data); err != nil {
-		return nil, fmt.Errorf("provenance: %w", err)
+		return nil, err
 	}
 	return data, nil
 }
@@ -300,14 +299,14 @@ func subjectsJSON(subjects []Subject) ([]subjectJSON, error) {
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
 	out := make([]subjectJSON, 0, len(sorted))
 	for i, s := range sorted {
-		if err := checkStorePath(s.Name); err != nil {
+		if err := nixstore.CheckPath(s.Name); err != nil {
 			return nil, fmt.Errorf("subject %q: %w", s.Name, err)
 		}
 		if i > 0 && s.Name == sorted[i-1].Name {
 			return nil, fmt.Errorf("subject %s is listed twice", s.Name)
 		}
-		if !isStoreName(s.Output) {
-			return nil, fmt.Errorf("subject %s: output name %q is not valid", s.Name, s.Output)
+		if err := nixstore.CheckOutputName(s.Output); err != nil {
+			return nil, fmt.Errorf("subject %s: output %w", s.Name, err)
 		}
 		if s.SHA256 == ([32]byte{}) {
 			return nil, fmt.Errorf("subject %s: NAR SHA-256 is not set", s.Name)
@@ -388,29 +387,24 @@ func resourceLess(a, b resourceJSON) bool {
 	return a.Digest.SHA256 < b.Digest.SHA256
 }
 
-// checkNixHash accepts the SRI ("sha256-<base64>"), base-32
-// ("sha256:<nix32>") and base-16 ("sha256:<hex>") forms of d.
+// checkNixHash accepts the SRI ("sha256-<base64>") and prefixed
+// ("sha256:<nix32>", "sha256:<hex>", …) forms of d.
 func checkNixHash(s string, d [32]byte) error {
-	var ok bool
-	switch {
-	case strings.HasPrefix(s, "sha256-"):
-		ok = s == sriSHA256(d)
-	case strings.HasPrefix(s, "sha256:"):
-		rest := s[len("sha256:"):]
-		ok = rest == nixbase32.EncodeToString(d[:]) || rest == hex.EncodeToString(d[:])
-	default:
+	if !strings.HasPrefix(s, "sha256-") && !strings.HasPrefix(s, "sha256:") {
 		return fmt.Errorf("%q is not a Nix sha256 hash (sha256-<base64> or sha256:<base-32>)", s)
 	}
-	if !ok {
+	got, err := nixstore.ParseSHA256(s)
+	if err != nil {
+		return err
+	}
+	if got != d {
 		return fmt.Errorf("%q is not the digest %x", s, d)
 	}
 	return nil
 }
 
 // sriSHA256 is the SRI form Nix prints for a SHA-256, "sha256-<base64>".
-func sriSHA256(d [32]byte) string {
-	return "sha256-" + base64.StdEncoding.EncodeToString(d[:])
-}
+func sriSHA256(d [32]byte) string { return nixstore.SRI("sha256", d[:]) }
 
 func checkBuilderID(id string) error {
 	if id == "" {
@@ -447,16 +441,9 @@ func emptyToNil(m map[string]string) map[string]string {
 // must be lower-case hex SHA-256, the manifest parameters present, lists
 // sorted as EncodeStatement sorts them, and the whole must pass the in-toto
 // attestation library's Validate methods. Re-encoding the result gives the
-// same JSON; errors name the offending field.
+// same JSON. Errors name the offending field, not the file: the caller
+// says what it decoded.
 func DecodeStatement(data []byte) (*Statement, error) {
-	st, err := decodeStatement(data)
-	if err != nil {
-		return nil, fmt.Errorf("provenance: %w", err)
-	}
-	return st, nil
-}
-
-func decodeStatement(data []byte) (*Statement, error) {
 	o, err := decodeObject(data)
 	if err != nil {
 		return nil, err
@@ -525,8 +512,8 @@ func decodeSubject(path string, v any) (Subject, error) {
 	if s.Name, err = o.nonEmptyStr("name"); err != nil {
 		return s, err
 	}
-	if err := checkStorePath(s.Name); err != nil {
-		return s, fmt.Errorf("%s: %w", o.field("name"), err)
+	if err := nixstore.CheckPath(s.Name); err != nil {
+		return s, fmt.Errorf("%s: %q: %w", o.field("name"), s.Name, err)
 	}
 	if s.SHA256, err = decodeDigest(o); err != nil {
 		return s, err
@@ -551,8 +538,8 @@ func decodeSubject(path string, v any) (Subject, error) {
 	if s.Output, err = ann.nonEmptyStr("output"); err != nil {
 		return s, err
 	}
-	if !isStoreName(s.Output) {
-		return s, fmt.Errorf("%s: %q is not a valid output name", ann.field("output"), s.Output)
+	if err := nixstore.CheckOutputName(s.Output); err != nil {
+		return s, fmt.Errorf("%s: %q: %w", ann.field("output"), s.Output, err)
 	}
 	if err := ann.end(); err != nil {
 		return s, err

@@ -75,11 +75,11 @@ func (a *Attester) Attest(ctx context.Context, extraData []byte) (*Evidence, err
 	}
 	report, err := ParseHCLReport(hcl)
 	if err != nil {
-		return nil, fmt.Errorf("az-snp: the vTPM's %w", err)
+		return nil, fmt.Errorf("az-snp: the vTPM's HCL report: %w", err)
 	}
 	claims, err := ParseRuntimeClaims(report.RuntimeClaims)
 	if err != nil {
-		return nil, fmt.Errorf("az-snp: the vTPM's HCL report: %w", err)
+		return nil, fmt.Errorf("az-snp: the vTPM's HCL report: runtime claims: %w", err)
 	}
 	want, err := claims.AK()
 	if err != nil {

@@ -32,7 +32,7 @@ func KettleBinding(provenance []byte, nonce [32]byte) []byte {
 func ForeignBinding(provenance []byte) ([]byte, error) {
 	compact, err := CompactJSON(provenance)
 	if err != nil {
-		return nil, fmt.Errorf("provenance: %w", err)
+		return nil, err
 	}
 	sum := sha256.Sum256(compact)
 	return sum[:], nil
@@ -49,7 +49,7 @@ func CheckBinding(c *Claims, b Binding, provenance []byte, nonce [32]byte) error
 	case BindingCompactJSON:
 		var err error
 		if want, err = ForeignBinding(provenance); err != nil {
-			return stepError(StepBinding, err)
+			return stepError(StepBinding, fmt.Errorf("provenance: %w", err))
 		}
 	default:
 		return stepError(StepBinding, fmt.Errorf("unknown binding %q", b))

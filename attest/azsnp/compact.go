@@ -3,15 +3,15 @@ package azsnp
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/kettle-build/kettle/internal/strictjson"
 )
 
-// MaxJSONDepth bounds the nesting CompactJSON accepts.
-const MaxJSONDepth = 128
+// MaxJSONDepth bounds the nesting CompactJSON accepts: the limit of every
+// JSON document Kettle reads.
+const MaxJSONDepth = strictjson.MaxDepth
 
 // CompactJSON re-serialises one JSON document without white space, keeping
 // the members of every object in the order the document gives them. Strings
@@ -22,67 +22,50 @@ const MaxJSONDepth = 128
 // and exponents: provenance documents hold none); a number beyond the range
 // of a 64-bit float is refused, as serde_json refuses it. A document that
 // is not valid UTF-8, has an object with a member twice, nests deeper than
-// MaxJSONDepth or is followed by anything but white space is refused.
+// MaxJSONDepth or is followed by anything but white space is refused: the
+// document must pass strictjson.Check.
 //
 // encoding/json cannot do this: it reorders map keys and escapes <, > and &;
 // json.Compact keeps the document's escapes, which serde_json does not.
 func CompactJSON(doc []byte) ([]byte, error) {
-	if !utf8.Valid(doc) {
-		return nil, errors.New("JSON: not valid UTF-8")
+	if err := strictjson.Check(doc); err != nil {
+		return nil, err
 	}
 	d := json.NewDecoder(bytes.NewReader(doc))
 	d.UseNumber()
 	var out bytes.Buffer
-	if err := compactValue(d, &out, "$", 0); err != nil {
+	if err := compactValue(d, &out, ""); err != nil {
 		return nil, err
-	}
-	if tok, err := d.Token(); err != io.EOF {
-		if err != nil {
-			return nil, fmt.Errorf("JSON: after the document: %w", err)
-		}
-		return nil, fmt.Errorf("JSON: trailing data after the document (%v)", tok)
 	}
 	return out.Bytes(), nil
 }
 
-func compactValue(d *json.Decoder, out *bytes.Buffer, path string, depth int) error {
-	if depth > MaxJSONDepth {
-		return fmt.Errorf("JSON: %s: nested deeper than %d", path, MaxJSONDepth)
-	}
+// compactValue writes the next value of a document strictjson.Check has
+// accepted, so that its nesting is bounded.
+func compactValue(d *json.Decoder, out *bytes.Buffer, path string) error {
 	tok, err := d.Token()
 	if err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return fmt.Errorf("JSON: %s: %w", path, err)
+		return fmt.Errorf("%s: %w", pathOrTop(path), err)
 	}
 	switch t := tok.(type) {
 	case json.Delim:
 		switch t {
 		case '{':
 			out.WriteByte('{')
-			seen := map[string]bool{}
 			for i := 0; d.More(); i++ {
 				ktok, err := d.Token()
 				if err != nil {
-					return fmt.Errorf("JSON: %s: %w", path, err)
+					return fmt.Errorf("%s: %w", pathOrTop(path), err)
 				}
-				k := ktok.(string) // the decoder allows only strings here
-				if seen[k] {
-					return fmt.Errorf("JSON: %s: member %q given twice", path, k)
-				}
-				seen[k] = true
+				k, _ := ktok.(string) // the decoder allows only strings here
 				if i > 0 {
 					out.WriteByte(',')
 				}
 				writeString(out, k)
 				out.WriteByte(':')
-				if err := compactValue(d, out, path+"."+k, depth+1); err != nil {
+				if err := compactValue(d, out, strictjson.JoinKey(path, k)); err != nil {
 					return err
 				}
-			}
-			if _, err := d.Token(); err != nil {
-				return fmt.Errorf("JSON: %s: %w", path, err)
 			}
 			out.WriteByte('}')
 		case '[':
@@ -91,25 +74,20 @@ func compactValue(d *json.Decoder, out *bytes.Buffer, path string, depth int) er
 				if i > 0 {
 					out.WriteByte(',')
 				}
-				if err := compactValue(d, out, path+"["+strconv.Itoa(i)+"]", depth+1); err != nil {
+				if err := compactValue(d, out, strictjson.JoinIndex(path, i)); err != nil {
 					return err
 				}
 			}
-			if _, err := d.Token(); err != nil {
-				return fmt.Errorf("JSON: %s: %w", path, err)
-			}
 			out.WriteByte(']')
 		default: // the decoder returns closing delimiters only after More is false
-			return fmt.Errorf("JSON: %s: unexpected %v", path, t)
+			return fmt.Errorf("%s: unexpected %v", pathOrTop(path), t)
+		}
+		if _, err := d.Token(); err != nil { // the closing delimiter
+			return fmt.Errorf("%s: %w", pathOrTop(path), err)
 		}
 	case string:
 		writeString(out, t)
 	case json.Number:
-		// serde_json reads numbers into 64-bit integers or floats and
-		// refuses what overflows a float.
-		if _, err := strconv.ParseFloat(t.String(), 64); err != nil {
-			return fmt.Errorf("JSON: %s: number %s is out of the range of a 64-bit float", path, t)
-		}
 		out.WriteString(t.String())
 	case bool:
 		out.WriteString(strconv.FormatBool(t))
@@ -149,4 +127,11 @@ func writeString(out *bytes.Buffer, s string) {
 		}
 	}
 	out.WriteByte('"')
+}
+
+func pathOrTop(path string) string {
+	if path == "" {
+		return "top level"
+	}
+	return path
 }

@@ -1,7 +1,6 @@
 package azsnp
 
 import (
-	"bytes"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
@@ -9,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/kettle-build/kettle/internal/strictjson"
 )
 
 // Platform is the evidence.json platform name of az-snp evidence.
@@ -62,18 +63,15 @@ type quoteJSON struct {
 // first, as Kettle writes it.
 func DecodeEvidence(data []byte) (*Evidence, error) {
 	if len(data) > MaxEvidenceSize {
-		return nil, fmt.Errorf("evidence: %d bytes, more than the %d this reader accepts", len(data), MaxEvidenceSize)
-	}
-	if _, err := CompactJSON(data); err != nil {
-		return nil, fmt.Errorf("evidence: %w", err)
+		return nil, fmt.Errorf("%d bytes, more than the %d this reader accepts", len(data), MaxEvidenceSize)
 	}
 	var doc struct {
 		Version  *int            `json:"version"`
 		Platform *string         `json:"platform"`
 		Evidence json.RawMessage `json:"evidence"`
 	}
-	if err := strictUnmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("evidence: %w", err)
+	if err := strictjson.Unmarshal(data, &doc); err != nil {
+		return nil, err
 	}
 	if doc.Version != nil && *doc.Version != EvidenceVersion {
 		return nil, fmt.Errorf("version: %d is not supported (want %d)", *doc.Version, EvidenceVersion)
@@ -95,11 +93,8 @@ func DecodeEvidence(data []byte) (*Evidence, error) {
 // encodings are checked, and the VCEK must parse as a certificate. Errors
 // name the field.
 func ParseEvidenceBody(data []byte) (*Evidence, error) {
-	if _, err := CompactJSON(data); err != nil {
-		return nil, fmt.Errorf("evidence: %w", err)
-	}
 	var j evidenceJSON
-	if err := strictUnmarshal(data, &j); err != nil {
+	if err := strictjson.Unmarshal(data, &j); err != nil {
 		return nil, fmt.Errorf("evidence: %w", err)
 	}
 	switch {
@@ -201,12 +196,6 @@ func (e *Evidence) Marshal() ([]byte, error) {
 		return nil, fmt.Errorf("encoding az-snp evidence: %w", err)
 	}
 	return append(out, '\n'), nil
-}
-
-func strictUnmarshal(data []byte, v any) error {
-	d := json.NewDecoder(bytes.NewReader(data))
-	d.DisallowUnknownFields()
-	return d.Decode(v)
 }
 
 // decodeHex reads lower-case hex.

@@ -70,17 +70,18 @@ type HCLReport struct {
 // with each other and with the input, an SEV-SNP report type and a known hash
 // type, and nothing but zeros after the report. The header and padding are
 // covered by no signature, so this reader leaves them no freedom. Errors name
-// the field at fault and its offset.
+// the field at fault and its offset, not the HCL report: the caller says
+// what it parsed.
 func ParseHCLReport(b []byte) (*HCLReport, error) {
 	if len(b) > MaxHCLReportSize {
-		return nil, fmt.Errorf("HCL report: %d bytes, more than the %d this reader accepts", len(b), MaxHCLReportSize)
+		return nil, fmt.Errorf("%d bytes, more than the %d this reader accepts", len(b), MaxHCLReportSize)
 	}
 	if len(b) < 4 || string(b[:4]) != HCLMagic {
 		n := min(len(b), 4)
-		return nil, fmt.Errorf("HCL report: signature (offset 0) is %q, want %q", b[:n], HCLMagic)
+		return nil, fmt.Errorf("signature (offset 0) is %q, want %q", b[:n], HCLMagic)
 	}
 	if len(b) < RuntimeClaimsOffset {
-		return nil, fmt.Errorf("HCL report: truncated: %d bytes, want at least %d (header, SEV-SNP report and IGVM request data)", len(b), RuntimeClaimsOffset)
+		return nil, fmt.Errorf("truncated: %d bytes, want at least %d (header, SEV-SNP report and IGVM request data)", len(b), RuntimeClaimsOffset)
 	}
 	u32 := func(off int) uint32 { return binary.LittleEndian.Uint32(b[off:]) }
 	r := &HCLReport{
@@ -96,46 +97,46 @@ func ParseHCLReport(b []byte) (*HCLReport, error) {
 	}
 	claimsSize := u32(RequestDataOffset + 16)
 	if r.Version != HCLVersion {
-		return nil, fmt.Errorf("HCL report: header version (offset 4) is %d, want %d", r.Version, HCLVersion)
+		return nil, fmt.Errorf("header version (offset 4) is %d, want %d", r.Version, HCLVersion)
 	}
 	if r.RequestType != HCLRequestType {
-		return nil, fmt.Errorf("HCL report: header request_type (offset 12) is %d, want %d (attestation request)", r.RequestType, HCLRequestType)
+		return nil, fmt.Errorf("header request_type (offset 12) is %d, want %d (attestation request)", r.RequestType, HCLRequestType)
 	}
 	if r.Status != 0 {
-		return nil, fmt.Errorf("HCL report: header status (offset 16) is %d, want 0", r.Status)
+		return nil, fmt.Errorf("header status (offset 16) is %d, want 0", r.Status)
 	}
 	for off := 20; off < HCLHeaderSize; off += 4 {
 		if v := u32(off); v != 0 {
-			return nil, fmt.Errorf("HCL report: header reserved word (offset %d) is 0x%x, want 0", off, v)
+			return nil, fmt.Errorf("header reserved word (offset %d) is 0x%x, want 0", off, v)
 		}
 	}
 	if r.RequestDataVersion != RequestDataVersion {
-		return nil, fmt.Errorf("HCL report: request data version (offset %d) is %d, want %d", RequestDataOffset+4, r.RequestDataVersion, RequestDataVersion)
+		return nil, fmt.Errorf("request data version (offset %d) is %d, want %d", RequestDataOffset+4, r.RequestDataVersion, RequestDataVersion)
 	}
 	switch r.ReportType {
 	case ReportTypeSNP:
 	case ReportTypeTDX:
-		return nil, fmt.Errorf("HCL report: report_type (offset %d) is %d (TDX); only SEV-SNP HCL reports are read", RequestDataOffset+8, r.ReportType)
+		return nil, fmt.Errorf("report_type (offset %d) is %d (TDX); only SEV-SNP HCL reports are read", RequestDataOffset+8, r.ReportType)
 	default:
-		return nil, fmt.Errorf("HCL report: report_type (offset %d) is %d, want %d (SEV-SNP)", RequestDataOffset+8, r.ReportType, ReportTypeSNP)
+		return nil, fmt.Errorf("report_type (offset %d) is %d, want %d (SEV-SNP)", RequestDataOffset+8, r.ReportType, ReportTypeSNP)
 	}
 	if _, err := r.hashSize(); err != nil {
 		return nil, err
 	}
 	if int64(claimsSize) > int64(len(b)-RuntimeClaimsOffset) {
-		return nil, fmt.Errorf("HCL report: truncated: variable_data_size (offset %d) says %d bytes of runtime claims, %d follow", RequestDataOffset+16, claimsSize, len(b)-RuntimeClaimsOffset)
+		return nil, fmt.Errorf("truncated: variable_data_size (offset %d) says %d bytes of runtime claims, %d follow", RequestDataOffset+16, claimsSize, len(b)-RuntimeClaimsOffset)
 	}
 	if r.DataSize != RequestDataHeaderSize+claimsSize {
-		return nil, fmt.Errorf("HCL report: request data_size (offset %d) is %d, want %d (20 + variable_data_size %d)", RequestDataOffset, r.DataSize, RequestDataHeaderSize+claimsSize, claimsSize)
+		return nil, fmt.Errorf("request data_size (offset %d) is %d, want %d (20 + variable_data_size %d)", RequestDataOffset, r.DataSize, RequestDataHeaderSize+claimsSize, claimsSize)
 	}
 	end := RuntimeClaimsOffset + int(claimsSize)
 	if r.ReportSize != uint32(end) {
-		return nil, fmt.Errorf("HCL report: header report_size (offset 8) is %d, want %d (header, SEV-SNP report and request data)", r.ReportSize, end)
+		return nil, fmt.Errorf("header report_size (offset 8) is %d, want %d (header, SEV-SNP report and request data)", r.ReportSize, end)
 	}
 	r.RuntimeClaims = b[RuntimeClaimsOffset:end]
 	for j, c := range b[end:] {
 		if c != 0 {
-			return nil, fmt.Errorf("HCL report: padding byte at offset %d is 0x%02x, want 0 (nothing follows the report)", end+j, c)
+			return nil, fmt.Errorf("padding byte at offset %d is 0x%02x, want 0 (nothing follows the report)", end+j, c)
 		}
 	}
 	r.Padding = len(b) - end
@@ -152,7 +153,7 @@ func (r *HCLReport) hashSize() (int, error) {
 	case HashTypeSHA512:
 		return sha512.Size, nil
 	}
-	return 0, fmt.Errorf("HCL report: report_data_hash_type (offset %d) is %d, want 1 (SHA-256), 2 (SHA-384) or 3 (SHA-512)", RequestDataOffset+12, r.HashType)
+	return 0, fmt.Errorf("report_data_hash_type (offset %d) is %d, want 1 (SHA-256), 2 (SHA-384) or 3 (SHA-512)", RequestDataOffset+12, r.HashType)
 }
 
 // RuntimeClaimsDigest returns the hash of the runtime claims under HashType:

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+
+	"github.com/kettle-build/kettle/internal/strictjson"
 )
 
 // AKKeyID is the "kid" of the vTPM attestation key in the runtime claims.
@@ -46,21 +48,22 @@ type VMConfiguration struct {
 
 // ParseRuntimeClaims decodes the runtime claims: one JSON object (no member
 // twice, at any depth) with a "keys" array. Members this package does not
-// know are allowed (the paravisor may add claims).
+// know are allowed (the paravisor may add claims). Errors name the field at
+// fault, not the runtime claims: the caller says what it parsed.
 func ParseRuntimeClaims(b []byte) (*RuntimeClaims, error) {
-	if _, err := CompactJSON(b); err != nil {
-		return nil, fmt.Errorf("runtime claims: not a JSON document: %w", err)
+	if err := strictjson.Check(b); err != nil {
+		return nil, err
 	}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(b, &top); err != nil {
-		return nil, fmt.Errorf("runtime claims: want a JSON object: %w", err)
+		return nil, fmt.Errorf("want a JSON object: %w", err)
 	}
 	if _, ok := top["keys"]; !ok {
-		return nil, errors.New(`runtime claims: "keys" missing (want the vTPM's keys, among them HCLAkPub)`)
+		return nil, errors.New(`keys: missing (want the vTPM's keys, among them HCLAkPub)`)
 	}
 	var c RuntimeClaims
 	if err := json.Unmarshal(b, &c); err != nil {
-		return nil, fmt.Errorf("runtime claims: %w", err)
+		return nil, err
 	}
 	return &c, nil
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 
 	"github.com/google/go-sev-guest/abi"
+	"github.com/kettle-build/kettle/attest/internal/step"
 )
 
 // Step names a verification step.
@@ -52,16 +53,10 @@ func (s Step) Title() string {
 	return string(s)
 }
 
-// StepError is a verification failure at one step.
-type StepError struct {
-	Step Step
-	Err  error
-}
-
-func (e *StepError) Error() string { return e.Step.Title() + ": " + e.Err.Error() }
-
-// Unwrap returns the underlying error.
-func (e *StepError) Unwrap() error { return e.Err }
+// StepError is a verification failure at one step: its Step and the
+// underlying Err. Error returns the step's title, ": ", and Err's message;
+// Unwrap returns Err.
+type StepError = step.Error[Step]
 
 func stepError(s Step, err error) *StepError { return &StepError{Step: s, Err: err} }
 

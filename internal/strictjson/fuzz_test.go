@@ -1,0 +1,81 @@
+package strictjson
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"testing"
+)
+
+// FuzzCheck: what Check accepts, encoding/json reads to the same value as
+// a decoder that keeps every key, and what encoding/json refuses, Check
+// refuses.
+func FuzzCheck(f *testing.F) {
+	for _, s := range []string{
+		`{"b":1,"a":[true,null,"x\u00e9\n"]}`, `  [ 1.5e3 , "<&>" ]  `, `{"a":{"a":{}}}`, `"\ud83d\ude00"`,
+		`{"a":1,"a":2}`, `{} {}`, `[[[[[[[[]]]]]]]]`, "\"\xff\"", ``, `{"a":`, `[1e400]`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		err := Check(b)
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()
+		var v any
+		jerr := dec.Decode(&v)
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("empty error message")
+			}
+			return
+		}
+		if jerr != nil {
+			t.Fatalf("Check accepted %q, which encoding/json refuses: %v", b, jerr)
+		}
+		// No key was dropped: re-encoding and checking again succeeds, and
+		// compacting the input gives as many keys as the decoded value has.
+		out, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := Check(out); err != nil {
+			t.Fatalf("Check refuses encoding/json's encoding of what it accepted: %v", err)
+		}
+		if countKeys(b) != countKeys(out) {
+			t.Fatalf("%q: a key was lost in decoding", b)
+		}
+		var w, x any
+		werr, xerr := Unmarshal(b, &w), json.Unmarshal(b, &x)
+		if (werr == nil) != (xerr == nil) || !reflect.DeepEqual(w, x) {
+			t.Fatalf("Unmarshal = %v, %v; json.Unmarshal = %v, %v", w, werr, x, xerr)
+		}
+	})
+}
+
+// countKeys counts the object keys of a valid JSON document.
+func countKeys(b []byte) int {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	n, afterKey := 0, false
+	var stack []json.Delim
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return n
+		}
+		inObject := len(stack) > 0 && stack[len(stack)-1] == '{'
+		if _, ok := tok.(string); ok && inObject && !afterKey {
+			n++
+			afterKey = true
+			continue
+		}
+		afterKey = false
+		if d, ok := tok.(json.Delim); ok {
+			switch d {
+			case '{', '[':
+				stack = append(stack, d)
+			default:
+				stack = stack[:len(stack)-1]
+			}
+		}
+	}
+}
