@@ -3,14 +3,18 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kettle-build/kettle/attest"
 	"github.com/kettle-build/kettle/builder"
+	"github.com/kettle-build/kettle/internal/inputfile"
 )
+
+// maxPolicyFile bounds a --policy file: a policy lists a few measurements
+// and minimum versions, a few KiB even with hundreds of measurements.
+const maxPolicyFile = 1 << 20
 
 func newVerifyCommand() *cobra.Command {
 	var (
@@ -34,7 +38,7 @@ built with --attest none is UNATTESTED and fails unless --allow-unattested is gi
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts := builder.VerifyOptions{Bundle: args[0], UseStore: useStore, AllowSimulated: allowSim, AllowUnattested: allowUnattested}
 			if policyFile != "" {
-				data, err := os.ReadFile(policyFile)
+				data, err := inputfile.Read(policyFile, maxPolicyFile)
 				if err != nil {
 					return &exitError{2, fmt.Errorf("--policy: %w", err)}
 				}
