@@ -123,7 +123,7 @@ SHA-256(provenance.json) ‖ nonce, and writes the bundle atomically.`,
 	f.StringVar(&nonceHex, "nonce", "", "requester's 32-byte nonce, hex (default all zero)")
 	f.StringVar(&measurementHex, "sim-measurement", "", "simulated backends: the 48-byte launch measurement to report, hex")
 	f.StringVar(&artifacts, "artifacts", "zst", "NAR exports of the outputs in artifacts/: zst, xz or none")
-	f.IntVarP(&workers, "jobs", "j", 0, "parallel workers for the closure walk and hashing (default: all CPUs)")
+	f.IntVarP(&workers, "jobs", "j", 0, "parallel workers for the closure walk and hashing (default: all CPUs; at most max(64, 4×CPUs))")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress lines on stderr")
 	return cmd

@@ -50,6 +50,6 @@ func newClosureCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	cmd.Flags().IntVarP(&workers, "jobs", "j", 0, "parallel readers (default: all CPUs)")
+	cmd.Flags().IntVarP(&workers, "jobs", "j", 0, "parallel readers (default: all CPUs; at most max(64, 4×CPUs))")
 	return cmd
 }
