@@ -1,7 +1,6 @@
 package nixinputs
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -148,24 +147,30 @@ const maxNixOutput = 128 << 20
 const DefaultStopDelay = 10 * time.Second
 
 // limitedBuffer collects at most max bytes; the write that would go past
-// them fails and calls over. (It has no ReadFrom, which io.Copy would
-// prefer to Write.)
+// them fails and calls over. Its buffer grows by doubling, but never
+// beyond max. (It has no ReadFrom, which io.Copy would prefer to Write.)
 type limitedBuffer struct {
-	buf      bytes.Buffer
+	buf      []byte
 	max      int
 	exceeded bool
 	over     func()
 }
 
 func (b *limitedBuffer) Write(p []byte) (int, error) {
-	if b.buf.Len()+len(p) > b.max {
+	if len(p) > b.max-len(b.buf) {
 		if !b.exceeded {
 			b.exceeded = true
 			b.over()
 		}
 		return 0, errors.New("output limit exceeded")
 	}
-	return b.buf.Write(p)
+	if need := len(b.buf) + len(p); need > cap(b.buf) {
+		grown := make([]byte, len(b.buf), min(max(2*cap(b.buf), need, 4096), b.max))
+		copy(grown, b.buf)
+		b.buf = grown
+	}
+	b.buf = append(b.buf, p...)
+	return len(p), nil
 }
 
 // run runs nix with args and returns its standard output, of at most
@@ -213,7 +218,7 @@ func (d *Driver) run(ctx context.Context, args ...string) ([]byte, error) {
 		}
 		return nil, &NixError{Args: args, Err: err, Stderr: tail.String()}
 	}
-	return stdout.buf.Bytes(), nil
+	return stdout.buf, nil
 }
 
 // Metadata resolves flakeURL with `nix flake metadata --json

@@ -6,6 +6,8 @@
 // is no window between a check and the open. The file is opened
 // non-blocking, so that opening a FIFO does not wait for a writer, and it is
 // then refused like a device (such as /dev/zero), a socket or a directory.
+// The one exception is /dev/null (under any name), the usual way to name an
+// empty file, which is read as one.
 // No more than a cap that fits the kind of file is ever read: a file larger
 // than its cap at open is refused before any read, and one that grows past
 // it while being read fails at the cap.
@@ -16,6 +18,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -82,7 +85,7 @@ func Open(path string, limit int64) (*File, error) {
 		f.Close()
 		return nil, err
 	}
-	if !fi.Mode().IsRegular() {
+	if !fi.Mode().IsRegular() && !isDevNull(fi) {
 		f.Close()
 		return nil, &TypeError{Path: path, Mode: fi.Mode()}
 	}
@@ -177,7 +180,7 @@ func Append(buf []byte, path string, limit int64) ([]byte, error) {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return buf, &fs.PathError{Op: "fstat", Path: path, Err: err}
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+	if st.Mode&unix.S_IFMT != unix.S_IFREG && !isDevNullStat(&st) {
 		return buf, &TypeError{Path: path, Mode: fileMode(uint32(st.Mode))}
 	}
 	if st.Size > limit {
@@ -210,6 +213,21 @@ func Append(buf []byte, path string, limit int64) ([]byte, error) {
 			return buf[:start], &LimitError{Path: path, Size: -1, Limit: limit}
 		}
 	}
+}
+
+// isDevNull reports whether fi is of the null device, which reads as an
+// empty file.
+func isDevNull(fi fs.FileInfo) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && isNullDevice(uint32(st.Mode), uint64(st.Rdev))
+}
+
+func isDevNullStat(st *unix.Stat_t) bool { return isNullDevice(uint32(st.Mode), uint64(st.Rdev)) }
+
+// isNullDevice reports whether a stat mode and device number are those of
+// the null device, character device 1, 3.
+func isNullDevice(mode uint32, rdev uint64) bool {
+	return mode&unix.S_IFMT == unix.S_IFCHR && unix.Major(rdev) == 1 && unix.Minor(rdev) == 3
 }
 
 // fileMode turns the type bits of a stat mode into an fs.FileMode.

@@ -61,6 +61,10 @@ func TestRead(t *testing.T) {
 	if err := os.Symlink(file, link); err != nil {
 		t.Fatal(err)
 	}
+	null := filepath.Join(dir, "null")
+	if err := os.Symlink(os.DevNull, null); err != nil {
+		t.Fatal(err)
+	}
 	for _, r := range readers() {
 		for _, tc := range []struct {
 			path  string
@@ -71,6 +75,9 @@ func TestRead(t *testing.T) {
 			{file, 1 << 40, "0123456789"},
 			{link, 10, "0123456789"},
 			{empty, 0, ""},
+			// The null device reads as an empty file, under any name.
+			{os.DevNull, 0, ""},
+			{null, 10, ""},
 		} {
 			got, err := r.read(tc.path, tc.limit)
 			if err != nil || string(got) != tc.want {
