@@ -77,6 +77,9 @@ func isBundle(p string) (bool, error) {
 // checksum (the sum of its bytes, the checksum field counted as spaces, in
 // octal) is right, or a zero block (an empty archive).
 func isTarHeader(block []byte) bool {
+	if len(block) != 512 {
+		return false
+	}
 	var unsigned, signed int64
 	zero := true
 	for i, c := range block {
