@@ -3,6 +3,7 @@
 #   make demo    install what is missing, build the example flake, verify its bundle
 #   make test    every test (unit, fuzz seeds, end-to-end with the real nix)
 #   make bench   Go benchmarks and the comparison against Nix's own tools
+#   make fuzz    every fuzz target for FUZZTIME each (default 10s)
 #
 # Nix runs with Kettle's own offline settings (nix/offline.conf) through
 # NIX_USER_CONF_FILES: the user's nix.conf files are not edited.
@@ -18,7 +19,13 @@ DEMO_MEASUREMENT := $(shell printf 'kettle demo image' | sha384sum | cut -d' ' -
 DEMO_NONCE       := $(shell printf 'kettle demo nonce' | sha256sum | cut -d' ' -f1)
 DEMO_BUNDLE      := $(CURDIR)/.kettle/hello.bundle
 
-.PHONY: all deps kettle demo test bench lint clean
+# make fuzz runs each fuzz target for FUZZTIME; minimising a failing or
+# new input is bounded by FUZZMINIMIZETIME, so that a long input cannot
+# stall a run (go test's default is 60s per input).
+FUZZTIME         ?= 10s
+FUZZMINIMIZETIME ?= 5s
+
+.PHONY: all deps kettle demo test fuzz bench lint clean
 
 all: kettle
 
@@ -50,6 +57,16 @@ demo: deps kettle
 test: deps
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 25m ./...
+
+# The targets are found with go test -list in every package that has tests.
+fuzz:
+	@set -e; \
+	for pkg in $$($(GO) list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./...); do \
+	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$target ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $$pkg; \
+	  done; \
+	done
 
 bench: deps kettle
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./nixinputs/ ./provenance/...

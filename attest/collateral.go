@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/kettle-build/kettle/internal/inputfile"
 )
 
 // CollateralFiles maps the file names ReadCollateralDir reads to the
@@ -61,9 +63,9 @@ func ReadCollateralDir(dir string) (map[string][]byte, error) {
 		if info.Size() == 0 || info.Size() > maxCollateralFile {
 			return nil, fmt.Errorf("collateral %s: %d bytes (want 1 to %d)", p, info.Size(), maxCollateralFile)
 		}
-		b, err := os.ReadFile(p)
+		b, err := inputfile.Read(p, maxCollateralFile) // checked again on the open file
 		if err != nil {
-			return nil, fmt.Errorf("collateral %s: %w", p, err)
+			return nil, fmt.Errorf("collateral: %w", err)
 		}
 		col[key] = b
 	}

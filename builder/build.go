@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/kettle-build/kettle/attest"
+	"github.com/kettle-build/kettle/internal/inputfile"
 	"github.com/kettle-build/kettle/nixinputs"
 	"github.com/kettle-build/kettle/provenance"
 )
@@ -608,10 +609,15 @@ func (b *build) result() *BuildResult {
 	return r
 }
 
-// FileSHA256 is the SHA-256 of a file's bytes (binaries in the toolchain leaves).
+// maxToolBinary bounds the nix and kettle binaries hashed for the
+// toolchain leaves; both are tens of MB.
+const maxToolBinary = 1 << 30
+
+// FileSHA256 is the SHA-256 of a file's bytes (binaries in the toolchain
+// leaves): a regular file of at most 1 GiB, opened once.
 func FileSHA256(p string) ([32]byte, error) {
 	var sum [32]byte
-	f, err := os.Open(p)
+	f, err := inputfile.Open(p, maxToolBinary)
 	if err != nil {
 		return sum, fmt.Errorf("hashing %s: %w", p, err)
 	}

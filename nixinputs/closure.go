@@ -3,14 +3,14 @@ package nixinputs
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"maps"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"sort"
 	"strings"
-	"syscall"
+
+	"github.com/kettle-build/kettle/internal/inputfile"
 )
 
 // Closure is the set of derivations reachable from some root derivations
@@ -172,42 +172,15 @@ func WalkClosure(ctx context.Context, roots []string, opts WalkOptions) (*Closur
 	return c, nil
 }
 
-// readSmallFile appends the contents of the file at path to buf.
-//
-// It uses raw system calls (open, read until end of file, close) because a
-// closure walk reads thousands of small files and os.ReadFile spends as many
-// system calls again per file (registering with the poller, fstat), which
-// measured as a third of the walk's time.
+// MaxDerivationSize bounds a .drv file. Nix writes derivations of a few
+// KiB; the largest in nixpkgs, with long inline scripts or environments,
+// are a few MiB.
+const MaxDerivationSize = 64 << 20
+
+// readSmallFile appends the contents of the .drv file at path to buf: a
+// regular file of at most MaxDerivationSize bytes, read with raw system
+// calls because a closure walk reads thousands of small files (see
+// inputfile.Append).
 func readSmallFile(path string, buf []byte) ([]byte, error) {
-	var fd int
-	var err error
-	for {
-		fd, err = syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
-		if err != syscall.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		return buf, &fs.PathError{Op: "open", Path: path, Err: err}
-	}
-	defer syscall.Close(fd)
-	if cap(buf) == 0 {
-		buf = make([]byte, 0, 64<<10)
-	}
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := syscall.Read(fd, buf[len(buf):cap(buf)])
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			return buf, &fs.PathError{Op: "read", Path: path, Err: err}
-		}
-		if n == 0 {
-			return buf, nil
-		}
-		buf = buf[:len(buf)+n]
-	}
+	return inputfile.Append(buf, path, MaxDerivationSize)
 }

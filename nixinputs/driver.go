@@ -1,7 +1,6 @@
 package nixinputs
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +11,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // Driver runs the nix command-line tool. The zero value runs "nix" from PATH
@@ -24,6 +25,10 @@ type Driver struct {
 	Nix    string    // nix binary; "" means "nix" from PATH
 	Env    []string  // extra environment entries, appended to os.Environ()
 	Stderr io.Writer // if non-nil, nix's stderr is copied here as it runs (build logs)
+	// StopDelay is how long nix has, once the context is done, to stop
+	// its builds and exit after SIGTERM before it is killed; 0 means
+	// DefaultStopDelay.
+	StopDelay time.Duration
 }
 
 // NixError is returned when nix exits unsuccessfully or cannot be started.
@@ -132,28 +137,88 @@ func featureArgs() []string {
 	return []string{"--extra-experimental-features", "nix-command flakes"}
 }
 
-// run runs nix with args and returns its standard output.
+// maxNixOutput bounds the standard output read from one nix command. The
+// largest Kettle reads, `nix path-info --json` over a closure of tens of
+// thousands of store paths with their references, is some tens of MiB.
+// Standard error is not kept beyond its last 64 KiB (see run).
+const maxNixOutput = 128 << 20
+
+// DefaultStopDelay is the default of Driver.StopDelay.
+const DefaultStopDelay = 10 * time.Second
+
+// limitedBuffer collects at most max bytes; the write that would go past
+// them fails and calls over. Its buffer grows by doubling, but never
+// beyond max. (It has no ReadFrom, which io.Copy would prefer to Write.)
+type limitedBuffer struct {
+	buf      []byte
+	max      int
+	exceeded bool
+	over     func()
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if len(p) > b.max-len(b.buf) {
+		if !b.exceeded {
+			b.exceeded = true
+			b.over()
+		}
+		return 0, errors.New("output limit exceeded")
+	}
+	if need := len(b.buf) + len(p); need > cap(b.buf) {
+		grown := make([]byte, len(b.buf), min(max(2*cap(b.buf), need, 4096), b.max))
+		copy(grown, b.buf)
+		b.buf = grown
+	}
+	b.buf = append(b.buf, p...)
+	return len(p), nil
+}
+
+// run runs nix with args and returns its standard output, of at most
+// maxNixOutput bytes.
 //
 // Every call enables the nix-command and flakes features on the command
 // line, so Kettle works whatever the user's nix.conf says; the flag exists
 // with the same meaning on Nix 2.8 and on every later release.
+//
+// Nix runs in a process group of its own. When ctx is done, or nix prints
+// more than the limit, the group gets SIGTERM, on which nix stops its
+// builds; nix is killed StopDelay later if it is still running, and
+// whatever is left of its group once it has exited is killed too. Nothing
+// nix started in its group thus outlives the call.
 func (d *Driver) run(ctx context.Context, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	cmd := exec.CommandContext(ctx, d.bin(), append(featureArgs(), args...)...)
 	cmd.Env = append(os.Environ(), d.Env...)
-	var stdout bytes.Buffer
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
+	cmd.WaitDelay = d.StopDelay
+	if cmd.WaitDelay <= 0 {
+		cmd.WaitDelay = DefaultStopDelay
+	}
+	stdout := &limitedBuffer{max: maxNixOutput, over: cancel}
 	tail := &tailBuffer{max: 64 << 10}
-	cmd.Stdout = &stdout
+	cmd.Stdout = stdout
 	cmd.Stderr = tail
 	if d.Stderr != nil {
 		cmd.Stderr = io.MultiWriter(tail, ignoreErrors{d.Stderr})
 	}
-	if err := cmd.Run(); err != nil {
+	err := cmd.Run()
+	if cmd.Process != nil && ctx.Err() != nil {
+		// The leader has exited; stop any member of its group left behind.
+		// The group's ID cannot be reused while a member remains.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	switch {
+	case stdout.exceeded:
+		return nil, &NixError{Args: args, Err: fmt.Errorf("standard output larger than the limit of %d bytes", maxNixOutput)}
+	case err != nil:
 		if ctx.Err() != nil {
 			err = fmt.Errorf("%w (%w)", ctx.Err(), err)
 		}
 		return nil, &NixError{Args: args, Err: err, Stderr: tail.String()}
 	}
-	return stdout.Bytes(), nil
+	return stdout.buf, nil
 }
 
 // Metadata resolves flakeURL with `nix flake metadata --json

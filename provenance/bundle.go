@@ -195,7 +195,7 @@ func writeCompressed(p string, c Compression, write func(io.Writer) error) (err 
 	case CompressionXZ:
 		enc, err = xz.NewWriter(bw)
 	case CompressionZstd:
-		enc, err = zstd.NewWriter(bw)
+		enc, err = zstd.NewWriter(bw, zstd.WithZeroFrames(true)) // a frame even for no data: the reader wants one
 	}
 	if err != nil {
 		return fmt.Errorf("starting %s compression: %w", c, err)

@@ -3,18 +3,21 @@ package provenance
 import (
 	"archive/tar"
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
+
+	"github.com/kettle-build/kettle/internal/inputfile"
 )
 
 // Bundle is an opened bundle: the three JSON files in memory and the list
@@ -27,6 +30,7 @@ type Bundle struct {
 	Artifacts  []Artifact // sorted by Name
 
 	isTar   bool
+	tarInfo os.FileInfo         // of the archive when it was opened
 	entries map[string]tarEntry // by Artifact.File, for a tar bundle
 }
 
@@ -53,8 +57,20 @@ const maxZstdWindow = 128 << 20
 // JSON object, and data after the end of the tar archive are errors that
 // name the file. What the JSON files say is left to DecodeStatement,
 // DecodeManifest and the evidence decoder.
+//
+// A tar bundle is opened once, and its size checked before it is read. The
+// archive may be padded with zeros to a multiple of the tar record size
+// (10240 bytes) after its end-of-archive marker; anything else after the
+// marker, and a non-zero byte in the padding of an entry's data or after
+// the marker, are errors.
 func OpenBundle(p string) (*Bundle, error) {
-	fi, err := os.Stat(p)
+	// Non-blocking, so that opening a FIFO does not wait for a writer.
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", p, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("bundle %s: %w", p, err)
 	}
@@ -63,7 +79,7 @@ func OpenBundle(p string) (*Bundle, error) {
 	case fi.IsDir():
 		b, err = openDir(p)
 	case fi.Mode().IsRegular():
-		b, err = openTar(p)
+		b, err = openTar(p, f, fi)
 	default:
 		err = errors.New("neither a directory nor a regular file")
 	}
@@ -134,9 +150,9 @@ func openDir(dir string) (*Bundle, error) {
 			if !e.Type().IsRegular() {
 				return nil, fmt.Errorf("%s: not a regular file (%s)", name, e.Type())
 			}
-			data, err := readJSONFile(filepath.Join(dir, name))
+			data, err := inputfile.Read(filepath.Join(dir, name), MaxJSONFileSize)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", name, err)
+				return nil, err // it names the file
 			}
 			*b.jsonField(name) = data
 			seen[name] = true
@@ -179,23 +195,6 @@ func (b *Bundle) readArtifactsDir(dir string) error {
 	return nil
 }
 
-// readJSONFile reads a regular file of at most MaxJSONFileSize bytes.
-func readJSONFile(p string) ([]byte, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
-	}
-	return readLimited(f)
-}
-
 func readLimited(r io.Reader) ([]byte, error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxJSONFileSize+1))
 	if err != nil {
@@ -207,20 +206,12 @@ func readLimited(r io.Reader) ([]byte, error) {
 	return data, nil
 }
 
-// openTar reads a tar bundle. It records where each artifact's data lies so
-// that OpenArtifact can stream it without reading the archive again.
-func openTar(p string) (*Bundle, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
+// openTar reads the tar bundle p, open as f with the file info fi. It
+// records where each artifact's data lies so that OpenArtifact can stream
+// it without reading the archive again.
+func openTar(p string, f *os.File, fi os.FileInfo) (*Bundle, error) {
 	size := fi.Size()
-	b := &Bundle{Path: p, isTar: true, entries: map[string]tarEntry{}}
+	b := &Bundle{Path: p, isTar: true, tarInfo: fi, entries: map[string]tarEntry{}}
 	seen := map[string]bool{}
 	tr := tar.NewReader(f)
 	var end int64 // the end of the last entry's data, padding included
@@ -254,6 +245,11 @@ func openTar(p string) (*Bundle, error) {
 			return nil, fmt.Errorf("%s: entry of %d bytes runs past the end of the archive (truncated?)", name, hdr.Size)
 		}
 		end = offset + (hdr.Size+511)&^511
+		if at, err := firstNonZero(f, offset+hdr.Size, end); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		} else if at >= 0 {
+			return nil, fmt.Errorf("%s: non-zero byte at %d in the padding after its data", name, at)
+		}
 		if seen[name] {
 			return nil, fmt.Errorf("%s: duplicate entry", name)
 		}
@@ -328,35 +324,68 @@ func tarEntryName(hdr *tar.Header) (string, error) {
 	return name, nil
 }
 
+// tarRecordSize is the record size of tar(1), 20 blocks of 512 bytes: an
+// archive may be padded with zeros to a multiple of it.
+const tarRecordSize = 20 * 512
+
 // checkTarEnd insists that the archive ends with the end-of-archive marker
-// (two zero blocks) right after the last entry, followed by nothing but the
-// zero padding tar writers add up to a record size.
+// (two zero blocks) right after the last entry, which ends at end, padded
+// with zeros to a multiple of tarRecordSize or not at all. It checks the
+// size of the archive before it reads the at most 11 KiB after end.
 func checkTarEnd(f *os.File, end, size int64) error {
-	if size-end < 1024 {
+	marker := end + 1024
+	padded := (marker + tarRecordSize - 1) / tarRecordSize * tarRecordSize
+	switch {
+	case size < marker:
 		return errors.New("no end-of-archive marker after the last entry (truncated?)")
+	case size != marker && size != padded:
+		return fmt.Errorf("%d bytes after the last entry: want the end-of-archive marker (1024 zero bytes), or it padded with zeros to a multiple of %d bytes (%d bytes)", size-end, tarRecordSize, padded-end)
 	}
-	r := bufio.NewReader(io.NewSectionReader(f, end, size-end))
-	var buf [32 << 10]byte
-	pos := end
-	for {
-		n, err := r.Read(buf[:])
-		if i := bytes.IndexFunc(buf[:n], func(r rune) bool { return r != 0 }); i >= 0 {
-			return fmt.Errorf("trailing data at byte %d after the end of the archive", pos+int64(i))
+	at, err := firstNonZero(f, end, size)
+	if err != nil {
+		return err
+	}
+	if at >= 0 {
+		return fmt.Errorf("trailing data at byte %d after the end of the archive", at)
+	}
+	return nil
+}
+
+// firstNonZero returns the offset of the first non-zero byte of f between
+// start and end, or -1 if they are all zero.
+func firstNonZero(f *os.File, start, end int64) (int64, error) {
+	var buf [4096]byte
+	for pos := start; pos < end; {
+		n := int(min(end-pos, int64(len(buf))))
+		if _, err := f.ReadAt(buf[:n], pos); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return -1, err
+		}
+		for i, c := range buf[:n] {
+			if c != 0 {
+				return pos + int64(i), nil
+			}
 		}
 		pos += int64(n)
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
 	}
+	return -1, nil
 }
 
 // OpenArtifact returns the decompressed NAR of an artifact of the bundle.
 // The caller must close it. Reading reports an error if the compressed
-// stream is corrupt or followed by other data.
+// stream is corrupt or followed by other data. OpenArtifact does not bound
+// what the artifact decompresses to: a verifier that knows the NAR's size
+// uses OpenArtifactLimit.
 func (b *Bundle) OpenArtifact(a Artifact) (io.ReadCloser, error) {
+	return b.OpenArtifactLimit(a, math.MaxInt64)
+}
+
+// OpenArtifactLimit is OpenArtifact for an artifact that decompresses to
+// at most limit bytes, such as the narSize its provenance subject signs:
+// the decoder is stopped, and reading fails, at the byte after limit.
+func (b *Bundle) OpenArtifactLimit(a Artifact, limit int64) (io.ReadCloser, error) {
 	var known bool
 	for _, x := range b.Artifacts {
 		if x == a {
@@ -367,38 +396,91 @@ func (b *Bundle) OpenArtifact(a Artifact) (io.ReadCloser, error) {
 	if !known {
 		return nil, fmt.Errorf("bundle %s: no artifact %s", b.Path, a.File)
 	}
+	if limit < 0 {
+		return nil, fmt.Errorf("bundle %s: %s: negative limit %d", b.Path, a.File, limit)
+	}
 	var (
-		f   *os.File
 		src io.Reader
-		err error
+		c   io.Closer
 	)
 	if b.isTar {
+		f, err := b.reopenTar()
+		if err != nil {
+			return nil, fmt.Errorf("bundle %s: %w", b.Path, err)
+		}
 		e := b.entries[a.File]
-		if f, err = os.Open(b.Path); err != nil {
-			return nil, fmt.Errorf("bundle %s: %w", b.Path, err)
-		}
-		src = io.NewSectionReader(f, e.offset, e.size)
+		src, c = io.NewSectionReader(f, e.offset, e.size), f
 	} else {
-		if f, err = os.Open(filepath.Join(b.Path, filepath.FromSlash(a.File))); err != nil {
+		// The compressed size is not capped: what it decompresses to is.
+		f, err := inputfile.Open(filepath.Join(b.Path, filepath.FromSlash(a.File)), math.MaxInt64)
+		if err != nil {
 			return nil, fmt.Errorf("bundle %s: %w", b.Path, err)
 		}
-		if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-			f.Close()
-			return nil, fmt.Errorf("bundle %s: %s: not a regular file", b.Path, a.File)
-		}
-		src = f
+		src, c = f, f
 	}
-	rc, err := decompress(bufio.NewReaderSize(src, 1<<20), a.Compression, f)
+	rc, err := decompress(bufio.NewReaderSize(src, 1<<20), a.Compression, c)
 	if err != nil {
-		f.Close()
+		c.Close()
 		return nil, fmt.Errorf("bundle %s: %s: %w", b.Path, a.File, err)
 	}
-	return rc, nil
+	return &limitedReadCloser{rc: rc, left: limit, err: fmt.Errorf("bundle %s: %s: decompresses to more than %d bytes", b.Path, a.File, limit)}, nil
 }
 
+// reopenTar opens the archive of a tar bundle again and checks that it is
+// the file OpenBundle read.
+func (b *Bundle) reopenTar() (*os.File, error) {
+	f, err := os.OpenFile(b.Path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !os.SameFile(fi, b.tarInfo) || fi.Size() != b.tarInfo.Size() || !fi.ModTime().Equal(b.tarInfo.ModTime()) {
+		f.Close()
+		return nil, errors.New("the archive changed since it was opened")
+	}
+	return f, nil
+}
+
+// limitedReadCloser reads at most left bytes from rc, and fails with err
+// when rc has more.
+type limitedReadCloser struct {
+	rc   io.ReadCloser
+	left int64
+	err  error
+}
+
+func (l *limitedReadCloser) Read(p []byte) (int, error) {
+	if l.left <= 0 {
+		// One byte more tells the end of the stream from one that is
+		// longer than the limit.
+		var b [1]byte
+		n, err := l.rc.Read(b[:])
+		if n > 0 {
+			return 0, l.err
+		}
+		if err == nil {
+			err = io.ErrNoProgress
+		}
+		return 0, err
+	}
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.rc.Read(p)
+	l.left -= int64(n)
+	return n, err
+}
+
+func (l *limitedReadCloser) Close() error { return l.rc.Close() }
+
 // decompress returns a reader of the decompressed stream that closes the
-// decoder and then c.
-func decompress(r io.Reader, comp Compression, c io.Closer) (io.ReadCloser, error) {
+// decoder and then c. The stream must be one xz stream or one zstd frame,
+// and nothing after it.
+func decompress(r *bufio.Reader, comp Compression, c io.Closer) (io.ReadCloser, error) {
 	switch comp {
 	case CompressionXZ:
 		zr, err := xz.ReaderConfig{SingleStream: true}.NewReader(r)
@@ -407,7 +489,11 @@ func decompress(r io.Reader, comp Compression, c io.Closer) (io.ReadCloser, erro
 		}
 		return &readCloser{Reader: zr, close: c.Close}, nil
 	case CompressionZstd:
-		zr, err := zstd.NewReader(r, zstd.WithDecoderMaxWindow(maxZstdWindow), zstd.WithDecoderConcurrency(1))
+		fr, err := newZstdFrameReader(r)
+		if err != nil {
+			return nil, err
+		}
+		zr, err := zstd.NewReader(fr, zstd.WithDecoderMaxWindow(maxZstdWindow), zstd.WithDecoderConcurrency(1))
 		if err != nil {
 			return nil, fmt.Errorf("not a zstd stream: %w", err)
 		}

@@ -542,7 +542,7 @@ func TestOpenBundleDirBad(t *testing.T) {
 		{"evidence duplicate key", func(d string) {
 			os.WriteFile(filepath.Join(d, FileEvidence), []byte(`{"version":1,"version":2}`), 0o644)
 		}, "evidence.json: version: duplicate key"},
-		{"provenance too large", func(d string) { big(filepath.Join(d, FileProvenance)) }, "provenance.json: larger than the limit"},
+		{"provenance too large", func(d string) { big(filepath.Join(d, FileProvenance)) }, "provenance.json: 67108865 bytes, larger than the limit of 67108864 bytes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := goodDirBundle(t)
@@ -684,8 +684,15 @@ func TestOpenBundleTarBad(t *testing.T) {
 	}
 	goodTar := with()
 	trailing := append(append([]byte(nil), goodTar...), "garbage"...)
-	padded := append(append([]byte(nil), goodTar...), make([]byte, 4096)...)
+	// Padded to the record size, with a non-zero byte in the padding.
+	padded := append(append([]byte(nil), goodTar...), make([]byte, tarRecordSize-len(goodTar)%tarRecordSize)...)
 	padded[len(padded)-1] = 1
+	overPadded := append(append([]byte(nil), goodTar...), make([]byte, tarRecordSize-len(goodTar)%tarRecordSize+tarRecordSize)...)
+	threeZeroBlocks := append(append([]byte(nil), goodTar...), make([]byte, 512)...)
+	inMarker := append([]byte(nil), goodTar...)
+	inMarker[len(inMarker)-1] = 1
+	dataPadding := with(reg("artifacts/x.nar.xz", "abc"))
+	dataPadding[len(goodTar)-1024+512+3] = 1 // the byte after "abc"
 	withBig := with(reg("artifacts/x.nar.xz", strings.Repeat("x", 1<<20)))
 	tooLarge := func() []byte {
 		// A provenance.json entry that claims one byte more than the limit,
@@ -722,8 +729,12 @@ func TestOpenBundleTarBad(t *testing.T) {
 		{"unknown artifact", with(reg("artifacts/x.nar.bz2", "")), "artifacts/x.nar.bz2: unknown file"},
 		{"nested artifact", with(reg("artifacts/a/x.nar.xz", "")), "unknown file"},
 		{"artifact twice", with(reg("artifacts/x.nar.xz", ""), reg("artifacts/x.nar.zst", "")), "two artifacts named x"},
-		{"trailing garbage", trailing, "trailing data at byte"},
-		{"garbage in padding", padded, "trailing data at byte"},
+		{"trailing garbage", trailing, "1031 bytes after the last entry: want the end-of-archive marker"},
+		{"garbage in padding", padded, fmt.Sprintf("trailing data at byte %d after the end of the archive", len(padded)-1)},
+		{"garbage in the end marker", inMarker, "not a valid tar archive after entry 3"},
+		{"more than a record of padding", overPadded, "after the last entry: want the end-of-archive marker (1024 zero bytes), or it padded with zeros to a multiple of 10240 bytes"},
+		{"three zero blocks", threeZeroBlocks, "1536 bytes after the last entry"},
+		{"garbage in an entry's padding", dataPadding, fmt.Sprintf("artifacts/x.nar.xz: non-zero byte at %d in the padding after its data", len(goodTar)-1024+512+3)},
 		{"no end marker", goodTar[:len(goodTar)-1024], "no end-of-archive marker"},
 		{"half an end marker", goodTar[:len(goodTar)-512], "no end-of-archive marker"},
 		{"truncated in data", goodTar[:700], "runs past the end of the archive"},
@@ -742,6 +753,33 @@ func TestOpenBundleTarBad(t *testing.T) {
 				t.Errorf("error %q does not mention %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestOpenBundleTarHuge: a valid archive followed by 2 GiB of zeros, and a
+// 4 GiB file of zeros, are refused from their size alone (both sparse, so
+// that a test that read them would read 2 and 4 GiB).
+func TestOpenBundleTarHuge(t *testing.T) {
+	good := makeTar(t, goodEntries(t))
+	p := filepath.Join(t.TempDir(), "b.tar")
+	for _, tc := range []struct {
+		name string
+		data []byte
+		size int64
+		want string
+	}{
+		{"2 GiB of zeros after a bundle", good, int64(len(good)) + 2<<30, fmt.Sprintf("%d bytes after the last entry", 2<<30+1024)},
+		{"4 GiB of zeros", nil, 4 << 30, fmt.Sprintf("%d bytes after the last entry", int64(4<<30))},
+	} {
+		if err := os.WriteFile(p, tc.data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Truncate(p, tc.size); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := OpenBundle(p); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
 	}
 }
 

@@ -32,7 +32,7 @@ func buildHello(t *testing.T) string {
 	if helloBundle.path != "" {
 		return helloBundle.path
 	}
-	dir, err := os.MkdirTemp("", "kettle-e2e-hello-")
+	dir, err := os.MkdirTemp(e2e.tmp, "hello-")
 	if err != nil {
 		t.Fatal(err)
 	}

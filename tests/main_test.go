@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,24 +24,50 @@ import (
 type env struct {
 	kettle string // path of the kettle binary built for this run
 	repo   string // repository root
+	tmp    string // this run's kettle-e2e-* directory, removed at the end
 	skip   string // non-empty: why the nix-driven tests cannot run here
 }
 
 var e2e env // set once by TestMain, read-only afterwards
 
 func TestMain(m *testing.M) {
-	code, err := setup()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "tests: setup:", err)
-		os.Exit(1)
-	}
-	if code >= 0 {
-		os.Exit(code)
-	}
-	os.Exit(m.Run())
+	os.Exit(run(m))
 }
 
-func setup() (int, error) {
+// run sets up, runs the tests and removes this run's temporary directory
+// (the kettle binary and the shared bundles, some 20 MB).
+func run(m *testing.M) int {
+	err := setup()
+	if e2e.tmp != "" {
+		defer func() {
+			if err := removeAll(e2e.tmp); err != nil {
+				fmt.Fprintln(os.Stderr, "tests: cleaning up:", err)
+			}
+		}()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tests: setup:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+// removeAll removes dir, making read-only directories in it writable
+// first if need be.
+func removeAll(dir string) error {
+	if os.RemoveAll(dir) == nil {
+		return nil
+	}
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(p, 0o755)
+		}
+		return nil
+	})
+	return os.RemoveAll(dir)
+}
+
+func setup() error {
 	_, file, _, _ := runtime.Caller(0)
 	e2e.repo = filepath.Dir(filepath.Dir(file))
 	if _, err := exec.LookPath("nix"); err != nil {
@@ -51,17 +78,18 @@ func setup() (int, error) {
 	if os.Getenv("NIX_USER_CONF_FILES") == "" {
 		os.Setenv("NIX_USER_CONF_FILES", filepath.Join(e2e.repo, "nix", "offline.conf"))
 	}
-	dir, err := os.MkdirTemp("", "kettle-e2e-bin-")
+	dir, err := os.MkdirTemp("", "kettle-e2e-")
 	if err != nil {
-		return 0, err
+		return err
 	}
+	e2e.tmp = dir
 	e2e.kettle = filepath.Join(dir, "kettle")
 	cmd := exec.Command("go", "build", "-o", e2e.kettle, "./cmd/kettle")
 	cmd.Dir = e2e.repo
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return 0, fmt.Errorf("go build ./cmd/kettle: %v\n%s", err, out)
+		return fmt.Errorf("go build ./cmd/kettle: %v\n%s", err, out)
 	}
-	return -1, nil
+	return nil
 }
 
 func requireNix(t *testing.T) {

@@ -3,13 +3,13 @@ package verify
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/kettle-build/kettle/attest"
+	"github.com/kettle-build/kettle/internal/inputfile"
 	"github.com/kettle-build/kettle/provenance"
 )
 
@@ -145,26 +145,7 @@ func openForeignBundle(dir string) (*provenance.Bundle, *attest.Evidence, *Forma
 // readJSONFile reads dir/name: a regular file, opened once, at most
 // provenance.MaxJSONFileSize bytes.
 func readJSONFile(dir, name string) ([]byte, error) {
-	f, err := os.Open(filepath.Join(dir, name))
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", name)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, provenance.MaxJSONFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	if len(data) > provenance.MaxJSONFileSize {
-		return nil, fmt.Errorf("%s: larger than the limit of %d bytes", name, provenance.MaxJSONFileSize)
-	}
-	return data, nil
+	return inputfile.Read(filepath.Join(dir, name), provenance.MaxJSONFileSize)
 }
 
 // foreignStatement is what the report shows of a foreign provenance.

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"path"
 	"slices"
 	"strings"
@@ -296,7 +297,7 @@ func (v *verifier) subjects(ctx context.Context) (Status, string, error) {
 			return "", "", fmt.Errorf("subject %s: no artifact %s/%s.nar.* in the bundle", s.Name, provenance.DirArtifacts, name)
 		}
 		delete(byName, name)
-		sum, err := artifactSHA256(v.bundle, a)
+		sum, err := artifactSHA256(v.bundle, a, s.NarSize)
 		if err != nil {
 			return "", "", fmt.Errorf("artifact %s: %w", a.File, err)
 		}
@@ -314,9 +315,16 @@ func (v *verifier) subjects(ctx context.Context) (Status, string, error) {
 	return Pass, fmt.Sprintf("%d subject(s) equal the NAR SHA-256 of the bundle's artifacts", len(v.stmt.Subjects)), nil
 }
 
-func artifactSHA256(b *provenance.Bundle, a provenance.Artifact) ([32]byte, error) {
+// artifactSHA256 is the SHA-256 of an artifact's NAR. Decompression stops
+// at the byte after narSize, the size the provenance signs, so that a small
+// artifact that expands without end costs no more than the real NAR would.
+func artifactSHA256(b *provenance.Bundle, a provenance.Artifact, narSize uint64) ([32]byte, error) {
 	var sum [32]byte
-	rc, err := b.OpenArtifact(a)
+	limit := int64(math.MaxInt64)
+	if narSize < math.MaxInt64 {
+		limit = int64(narSize)
+	}
+	rc, err := b.OpenArtifactLimit(a, limit)
 	if err != nil {
 		return sum, err
 	}

@@ -255,3 +255,22 @@ func TestVerifyDependencies(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyArtifactBeyondNarSize: an artifact is decompressed no further
+// than the narSize its subject signs; one that expands beyond it fails the
+// subjects step.
+func TestVerifyArtifactBeyondNarSize(t *testing.T) {
+	nonce := sha256.Sum256([]byte("nonce"))
+	a, err := attest.NewAttester(attest.PlatformSimSNP, attest.AttesterOptions{HostData: nonce})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle := writeEditedBundle(t, nonce, a, func(b *provenance.BuildInfo) { b.Subjects[0].NarSize = 100 })
+	rep := Verify(context.Background(), Options{Bundle: bundle, AllowSimulated: true})
+	if rep.OK || rep.Failed != StepSubjects {
+		t.Fatalf("ok=%t failed=%q: %+v", rep.OK, rep.Failed, rep.Steps)
+	}
+	if d := stepOf(rep, StepSubjects).Detail; !strings.Contains(d, "100") {
+		t.Errorf("detail %q does not name the limit", d)
+	}
+}

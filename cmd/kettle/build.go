@@ -31,6 +31,9 @@ SHA-256(provenance.json) ‖ nonce, and writes the bundle atomically.`,
   kettle build --attest none -o unattested.bundle path:./examples/hello`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkJobs(workers); err != nil {
+				return err
+			}
 			var p attest.Platform
 			var err error
 			if platform == "auto" {
@@ -39,6 +42,19 @@ SHA-256(provenance.json) ‖ nonce, and writes the bundle atomically.`,
 				}
 			} else if p, err = attest.ParsePlatform(platform); err != nil {
 				return &exitError{2, fmt.Errorf("--attest: %w", err)}
+			}
+			f := cmd.Flags()
+			if p == attest.PlatformNone {
+				// An UNATTESTED bundle carries no report: nothing would
+				// hold the nonce, a measurement or collateral.
+				for _, name := range []string{"nonce", "sim-measurement", "collateral"} {
+					if f.Changed(name) {
+						return usageError(fmt.Errorf("--%s: not with --attest none (an UNATTESTED bundle has no report to carry it)", name))
+					}
+				}
+			}
+			if f.Changed("sim-measurement") && !p.Simulated() {
+				return usageError(fmt.Errorf("--sim-measurement: only with a simulated backend (sim-snp, sim-tdx), not %s", p))
 			}
 			var nonce [32]byte
 			if nonceHex != "" {
@@ -107,7 +123,7 @@ SHA-256(provenance.json) ‖ nonce, and writes the bundle atomically.`,
 	f.StringVar(&nonceHex, "nonce", "", "requester's 32-byte nonce, hex (default all zero)")
 	f.StringVar(&measurementHex, "sim-measurement", "", "simulated backends: the 48-byte launch measurement to report, hex")
 	f.StringVar(&artifacts, "artifacts", "zst", "NAR exports of the outputs in artifacts/: zst, xz or none")
-	f.IntVarP(&workers, "jobs", "j", 0, "parallel workers for the closure walk and hashing (default: all CPUs)")
+	f.IntVarP(&workers, "jobs", "j", 0, "parallel workers for the closure walk and hashing (default: all CPUs; at most max(64, 4×CPUs))")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress lines on stderr")
 	return cmd

@@ -21,6 +21,9 @@ func newClosureCommand() *cobra.Command {
 			"printing each derivation in the closure with the SHA-256 of its ATerm bytes, as the manifest's drv leaves do.",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkJobs(workers); err != nil {
+				return err
+			}
 			c, err := nixinputs.WalkClosure(cmd.Context(), args, nixinputs.WalkOptions{Workers: workers})
 			if err != nil {
 				return err
@@ -47,6 +50,6 @@ func newClosureCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	cmd.Flags().IntVarP(&workers, "jobs", "j", 0, "parallel readers (default: all CPUs)")
+	cmd.Flags().IntVarP(&workers, "jobs", "j", 0, "parallel readers (default: all CPUs; at most max(64, 4×CPUs))")
 	return cmd
 }

@@ -4,6 +4,11 @@
 // verifies such bundles offline.
 //
 // This package only parses flags and prints; the work is in builder.
+//
+// Exit status: 0 on success, 1 on failure (a build that failed, a bundle
+// that does not verify), 2 on a usage error (an unknown command or flag, a
+// wrong number of arguments, a bad flag value or policy), and 128+n when
+// stopped by signal n (SIGINT, SIGTERM).
 package main
 
 import (
@@ -27,15 +32,41 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
+// usageError marks err as a usage error: exit status 2.
+func usageError(err error) error { return &exitError{2, err} }
+
 func main() {
-	// SIGINT and SIGTERM cancel the command's context: a build stops nix
-	// and removes its staging directory, and kettle exits non-zero. A
-	// second signal kills the process as usual.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	go func() { <-ctx.Done(); stop() }()
-	cmd := newRootCommand(os.Stdout, os.Stderr)
-	if err := cmd.ExecuteContext(ctx); err != nil {
-		code := 1
+	os.Exit(run())
+}
+
+// run runs the command line and returns the exit status. SIGINT or
+// SIGTERM cancels the command's context, which stops nix and removes
+// partial output; a second signal has its default effect.
+func run() int {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	caught := make(chan syscall.Signal, 1)
+	go func() {
+		s, ok := <-signals
+		if !ok {
+			return
+		}
+		signal.Stop(signals)
+		caught <- s.(syscall.Signal)
+		cancel()
+	}()
+	defer func() {
+		signal.Stop(signals)
+		close(signals)
+	}()
+
+	root := newRootCommand(os.Stdout, os.Stderr)
+	cmd, err := root.ExecuteContextC(ctx)
+	code := 0
+	if err != nil {
+		code = 1
 		var ee *exitError
 		if errors.As(err, &ee) {
 			code = ee.code
@@ -43,8 +74,19 @@ func main() {
 		if ee == nil || ee.err != errSilent {
 			fmt.Fprintf(os.Stderr, "kettle: %v\n", err)
 		}
-		os.Exit(code)
+		if code == 2 && cmd != nil {
+			fmt.Fprintf(os.Stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
+		}
 	}
+	select {
+	case s := <-caught:
+		if err == nil {
+			fmt.Fprintf(os.Stderr, "kettle: stopped by %v\n", s)
+		}
+		return 128 + int(s)
+	default:
+	}
+	return code
 }
 
 // errSilent marks a failure whose report has already been printed.

@@ -2,11 +2,16 @@ package main
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
-	"os"
+	"io"
+	"math"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/kettle-build/kettle/internal/inputfile"
 	"github.com/kettle-build/kettle/provenance"
 )
 
@@ -14,29 +19,30 @@ func newManifestCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "manifest",
 		Short: "Inspect a bundle's input manifest and prove a leaf's inclusion",
+		Args:  cobra.ArbitraryArgs,
+		RunE:  requireSubcommand,
 	}
 	cmd.AddCommand(newManifestShowCommand(), newManifestProveCommand())
 	return cmd
 }
 
-// loadManifest reads manifest.json from a bundle (dir or .tar) or takes a
-// manifest.json file itself.
+// loadManifest reads manifest.json from a bundle, a directory or a tar
+// archive of any name (told by its content, as verify reads it), or takes
+// a manifest.json file itself.
 func loadManifest(p string) (*provenance.Manifest, error) {
-	fi, err := os.Stat(p)
+	bundle, err := isBundle(p)
 	if err != nil {
 		return nil, err
 	}
 	var data []byte
-	if !fi.IsDir() && !isTar(p) {
-		if data, err = os.ReadFile(p); err != nil {
-			return nil, err
-		}
-	} else {
+	if bundle {
 		b, err := provenance.OpenBundle(p)
 		if err != nil {
 			return nil, err
 		}
 		data = b.Manifest
+	} else if data, err = inputfile.Read(p, provenance.MaxJSONFileSize); err != nil {
+		return nil, err
 	}
 	m, err := provenance.DecodeManifest(data)
 	if err != nil {
@@ -45,7 +51,52 @@ func loadManifest(p string) (*provenance.Manifest, error) {
 	return m, nil
 }
 
-func isTar(p string) bool { return len(p) > 4 && p[len(p)-4:] == ".tar" }
+// isBundle reports whether p is a directory or a file that starts with a
+// tar header block; either is read as a bundle.
+func isBundle(p string) (bool, error) {
+	// The cap does not matter: at most one block is read.
+	f, err := inputfile.Open(p, math.MaxInt64)
+	var te *inputfile.TypeError
+	if errors.As(err, &te) && te.Mode.IsDir() {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	var block [512]byte
+	if _, err := io.ReadFull(f, block[:]); err == io.EOF || err == io.ErrUnexpectedEOF {
+		return false, nil // shorter than a tar header
+	} else if err != nil {
+		return false, err
+	}
+	return isTarHeader(block[:]), nil
+}
+
+// isTarHeader reports whether block is a tar header block, one whose
+// checksum (the sum of its bytes, the checksum field counted as spaces, in
+// octal) is right, or a zero block (an empty archive).
+func isTarHeader(block []byte) bool {
+	if len(block) != 512 {
+		return false
+	}
+	var unsigned, signed int64
+	zero := true
+	for i, c := range block {
+		if i >= 148 && i < 156 {
+			c = ' '
+		}
+		zero = zero && block[i] == 0
+		unsigned += int64(c)
+		signed += int64(int8(c))
+	}
+	if zero {
+		return true
+	}
+	field := strings.Trim(string(block[148:156]), " \x00")
+	sum, err := strconv.ParseInt(field, 8, 64)
+	return err == nil && field != "" && (sum == unsigned || sum == signed)
+}
 
 func newManifestShowCommand() *cobra.Command {
 	var asJSON bool

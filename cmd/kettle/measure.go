@@ -23,6 +23,8 @@ launch measurement a CVM will report, so that a verifier can expect it before an
 CVM runs: the SEV-SNP launch digest (as virtee/sev-snp-measure computes it), or the
 TDX MRTD and RTMR[1..2]. The digest is the last line of output; --json prints a
 record with every input's SHA-256, from which the result can be reproduced.`,
+		Args: cobra.ArbitraryArgs,
+		RunE: requireSubcommand,
 	}
 	cmd.AddCommand(newMeasureSNPCommand(), newMeasureTDXCommand())
 	return cmd
@@ -49,6 +51,17 @@ sev), --vmm-type QEMU (or ec2, gce), --guest-features 0x1. An absent --initrd or
 			usage := func(err error) error { return &exitError{2, err} }
 			if err := checkBootFlags(f, req.OVMF, req.Kernel); err != nil {
 				return usage(err)
+			}
+			switch req.Mode {
+			case measure.ModeSNP, measure.ModeSNPOVMFHash, measure.ModeSEVES, measure.ModeSEV:
+			default:
+				return usage(fmt.Errorf("--mode %q: want %s, %s, %s or %s", req.Mode, measure.ModeSNP, measure.ModeSNPOVMFHash, measure.ModeSEVES, measure.ModeSEV))
+			}
+			if f.Changed("vcpus") && (req.VCPUs < 1 || req.VCPUs > measure.MaxVCPUs) {
+				return usage(fmt.Errorf("--vcpus %d: want 1 to %d", req.VCPUs, measure.MaxVCPUs))
+			}
+			if ovmfHash != "" && req.Mode != measure.ModeSNP {
+				return usage(fmt.Errorf("--snp-ovmf-hash: only in --mode %s", measure.ModeSNP))
 			}
 			var err error
 			if req.VMM, err = measure.ParseVMMType(vmmType); err != nil {

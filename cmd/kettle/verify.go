@@ -4,15 +4,19 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kettle-build/kettle/attest"
+	"github.com/kettle-build/kettle/internal/inputfile"
 	"github.com/kettle-build/kettle/nixinputs"
 	"github.com/kettle-build/kettle/verify"
 )
+
+// maxPolicyFile bounds a --policy file: a policy lists a few measurements
+// and minimum versions, a few KiB even with hundreds of measurements.
+const maxPolicyFile = 1 << 20
 
 func newVerifyCommand() *cobra.Command {
 	var (
@@ -39,7 +43,7 @@ built with --attest none is UNATTESTED and fails unless --allow-unattested is gi
 				opts.Store = storeHasher{}
 			}
 			if policyFile != "" {
-				data, err := os.ReadFile(policyFile)
+				data, err := inputfile.Read(policyFile, maxPolicyFile)
 				if err != nil {
 					return &exitError{2, fmt.Errorf("--policy: %w", err)}
 				}

@@ -4,8 +4,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"sync"
+
+	"github.com/kettle-build/kettle/internal/inputfile"
 )
 
 // RecordVersion is the version of the SNPRecord and TDXRecord formats.
@@ -54,9 +55,28 @@ type InputFile struct {
 	SHA256 Hex `json:"sha256,omitempty"`
 }
 
-// readInput reads a whole input file; what names the option it came from.
-func readInput(what, path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
+// The largest input files MeasureSNPFiles and MeasureTDXFiles read. A
+// larger file, or one that is not a regular file, is refused before it is
+// read.
+const (
+	// MaxFirmwareSize bounds the OVMF image, which is read whole. OVMF
+	// builds are 1 to 4 MiB and QEMU maps the firmware below 4 GiB in at
+	// most 16 MiB of flash.
+	MaxFirmwareSize = 64 << 20
+	// MaxKernelSize bounds the kernel, which TDX reads whole to parse its
+	// PE/COFF headers: a bzImage is 10 to 20 MiB, a unified kernel image
+	// with an initrd inside it can be some 100 MiB.
+	MaxKernelSize = 512 << 20
+	// MaxInitrdSize bounds the initrd, which is streamed through the
+	// hashes: QEMU loads it below 4 GiB in guest memory (and Linux's
+	// initrd_addr_max is 2 GiB or 4 GiB).
+	MaxInitrdSize = 4 << 30
+)
+
+// readInput reads a whole input file of at most limit bytes; what names
+// the option it came from.
+func readInput(what, path string, limit int64) ([]byte, error) {
+	b, err := inputfile.Read(path, limit)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", what, err)
 	}
@@ -101,10 +121,16 @@ func wrapPath(path string, err error) error {
 	return fmt.Errorf("%s: %w", path, err)
 }
 
-// hashInput streams a file through SHA-256 without keeping it in memory.
-func hashInput(what, path string) (*InputFile, error) {
+// hashInput streams a file of at most limit bytes through SHA-256 without
+// keeping it in memory.
+func hashInput(what, path string, limit int64) (*InputFile, error) {
+	f, err := inputfile.Open(path, limit)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", what, err)
+	}
+	defer f.Close()
 	h := sha256.New()
-	n, err := hashFile(what, path, h)
+	n, err := hashFile(what, f, h)
 	if err != nil {
 		return nil, err
 	}

@@ -5,10 +5,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func writeTemp(t testing.TB, dir, name string, b []byte) string {
@@ -281,5 +284,72 @@ func TestSkipInputDigests(t *testing.T) {
 		if len(f.SHA256) != 32 {
 			t.Errorf("%s: no SHA-256 in the full record", f.Path)
 		}
+	}
+}
+
+// TestMeasureFilesRefuseSpecialAndHuge: a device, a FIFO, a directory or
+// a file over the cap of its kind is refused by name before it is read, in
+// every role, by both file layers (reading /dev/zero used to grow without
+// bound, and a FIFO to hang).
+func TestMeasureFilesRefuseSpecialAndHuge(t *testing.T) {
+	dir := t.TempDir()
+	fw := writeTemp(t, dir, "OVMF.fd", small().build(t))
+	k := writeTemp(t, dir, "kernel", kernelSpec(0x1000).build())
+	fifo := filepath.Join(dir, "fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	zero := filepath.Join(dir, "zero")
+	if err := os.Symlink("/dev/zero", zero); err != nil {
+		t.Fatal(err)
+	}
+	sparse := func(name string, size int64) string {
+		p := filepath.Join(dir, name)
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := f.Truncate(size); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	bigFW := sparse("big.fd", MaxFirmwareSize+1)
+	bigKernel := sparse("big.kernel", MaxKernelSize+1)
+	bigInitrd := sparse("big.initrd", MaxInitrdSize+1)
+	c, _ := TDXProfile(DefaultTDXProfile)
+	type files struct{ ovmf, kernel, initrd string }
+	for _, tc := range []struct {
+		name string
+		in   files
+		want string
+	}{
+		{"ovmf /dev/zero", files{"/dev/zero", "", ""}, "reading firmware: /dev/zero: a character device, not a regular file"},
+		{"ovmf symlink to /dev/zero", files{zero, "", ""}, "reading firmware: " + zero + ": a character device"},
+		{"ovmf FIFO", files{fifo, "", ""}, "reading firmware: " + fifo + ": a named pipe (FIFO)"},
+		{"ovmf directory", files{dir, "", ""}, "reading firmware: " + dir + ": a directory"},
+		{"ovmf over the cap", files{bigFW, "", ""}, fmt.Sprintf("reading firmware: %s: %d bytes, larger than the limit of %d bytes", bigFW, MaxFirmwareSize+1, MaxFirmwareSize)},
+		{"kernel /dev/zero", files{fw, "/dev/zero", ""}, "reading kernel: /dev/zero: a character device"},
+		{"kernel FIFO", files{fw, fifo, ""}, "reading kernel: " + fifo + ": a named pipe (FIFO)"},
+		{"kernel over the cap", files{fw, bigKernel, ""}, fmt.Sprintf("reading kernel: %s: %d bytes, larger than the limit of %d bytes", bigKernel, MaxKernelSize+1, MaxKernelSize)},
+		{"initrd /dev/zero", files{fw, k, "/dev/zero"}, "reading initrd: /dev/zero: a character device"},
+		{"initrd FIFO", files{fw, k, fifo}, "reading initrd: " + fifo + ": a named pipe (FIFO)"},
+		{"initrd over the cap", files{fw, k, bigInitrd}, fmt.Sprintf("reading initrd: %s: %d bytes, larger than the limit of %d bytes", bigInitrd, int64(MaxInitrdSize)+1, int64(MaxInitrdSize))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := MeasureSNPFiles(SNPRequest{OVMF: tc.in.ovmf, Kernel: tc.in.kernel, Initrd: tc.in.initrd, VCPUs: 1, VCPUType: "EPYC"})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("MeasureSNPFiles: %v, want %q", err, tc.want)
+			}
+			_, err = MeasureSNPFiles(SNPRequest{Mode: ModeSNPOVMFHash, OVMF: tc.in.ovmf})
+			if tc.in.kernel == "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Errorf("MeasureSNPFiles %s: %v, want %q", ModeSNPOVMFHash, err, tc.want)
+			}
+			_, err = MeasureTDXFiles(TDXRequest{OVMF: tc.in.ovmf, Kernel: tc.in.kernel, Initrd: tc.in.initrd, Conventions: c})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("MeasureTDXFiles: %v, want %q", err, tc.want)
+			}
+		})
 	}
 }

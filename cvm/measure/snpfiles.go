@@ -122,7 +122,7 @@ func MeasureSNPFiles(r SNPRequest) (*SNPRecord, error) {
 	rec := &SNPRecord{Version: RecordVersion, Mode: r.Mode, VMM: r.VMM}
 
 	if r.Mode == ModeSNPOVMFHash {
-		fw, err := readInput("firmware", r.OVMF)
+		fw, err := readInput("firmware", r.OVMF, MaxFirmwareSize)
 		if err != nil {
 			return nil, err
 		}
@@ -161,7 +161,7 @@ func MeasureSNPFiles(r SNPRequest) (*SNPRecord, error) {
 
 	// The firmware is small: read it first, then hash it for the record,
 	// measure its pages, and hash the kernel and initrd, side by side.
-	fw, err := readInput("firmware", r.OVMF)
+	fw, err := readInput("firmware", r.OVMF, MaxFirmwareSize)
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +172,7 @@ func MeasureSNPFiles(r SNPRequest) (*SNPRecord, error) {
 	}}
 	if r.Kernel != "" {
 		jobs = append(jobs, func() error {
-			f, err := hashInput("kernel", r.Kernel)
+			f, err := hashInput("kernel", r.Kernel, MaxKernelSize)
 			if err != nil {
 				return err
 			}
@@ -182,7 +182,7 @@ func MeasureSNPFiles(r SNPRequest) (*SNPRecord, error) {
 		initrdSum = sha256.Sum256(nil) // an absent initrd hashes as an empty one
 		if r.Initrd != "" {
 			jobs = append(jobs, func() error {
-				f, err := hashInput("initrd", r.Initrd)
+				f, err := hashInput("initrd", r.Initrd, MaxInitrdSize)
 				if err != nil {
 					return err
 				}

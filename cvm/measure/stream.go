@@ -4,26 +4,22 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"os"
 	"sync"
+
+	"github.com/kettle-build/kettle/internal/inputfile"
 )
 
 // streamChunk is the read size of hashFile: large enough that the hashes
 // run in long strides, small enough to stay in cache.
 const streamChunk = 1 << 20
 
-// hashFile reads a file once, in chunks, through several hashes, each on its
-// own goroutine, so that a large initrd costs neither its size in memory nor
-// more than one read. what names the input in errors.
-func hashFile(what, path string, hs ...hash.Hash) (int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, fmt.Errorf("reading %s: %w", what, err)
-	}
-	defer f.Close()
+// hashFile reads an open file once, in chunks, through several hashes,
+// each on its own goroutine, so that a large initrd costs neither its size
+// in memory nor more than one read. what names the input in errors.
+func hashFile(what string, f *inputfile.File, hs ...hash.Hash) (int64, error) {
 	n, err := hashStream(f, hs...)
 	if err != nil {
-		return n, fmt.Errorf("reading %s %s: %w", what, path, err)
+		return n, fmt.Errorf("reading %s: %w", what, err) // err names the file
 	}
 	return n, nil
 }

@@ -5,7 +5,8 @@ import (
 	"crypto/sha512"
 	"fmt"
 	"hash"
-	"os"
+
+	"github.com/kettle-build/kettle/internal/inputfile"
 )
 
 // TDXRequest names the inputs of a TDX measurement by file.
@@ -84,16 +85,20 @@ func MeasureTDXFiles(r TDXRequest) (*TDXRecord, error) {
 		initrd *TDXInitrd
 		kd     [48]byte
 	)
+	// The initrd is opened first: RTMR[2] needs its size before its
+	// digest, and the size is the one of the file that is then hashed.
+	var initrdFile *inputfile.File
 	var initrdSize int64 = -1
 	if r.Initrd != "" {
-		st, err := os.Stat(r.Initrd)
+		f, err := inputfile.Open(r.Initrd, MaxInitrdSize)
 		if err != nil {
 			return nil, fmt.Errorf("reading initrd: %w", err)
 		}
-		initrdSize = st.Size()
+		defer f.Close()
+		initrdFile, initrdSize = f, f.Size()
 	}
 	jobs := []func() error{func() error {
-		fw, err := readInput("firmware", r.OVMF)
+		fw, err := readInput("firmware", r.OVMF, MaxFirmwareSize)
 		if err != nil {
 			return err
 		}
@@ -109,7 +114,7 @@ func MeasureTDXFiles(r TDXRequest) (*TDXRecord, error) {
 	}}
 	if r.Kernel != "" {
 		jobs = append(jobs, func() (err error) {
-			if kernel, err = readInput("kernel", r.Kernel); err != nil {
+			if kernel, err = readInput("kernel", r.Kernel, MaxKernelSize); err != nil {
 				return err
 			}
 			b := &TDXBoot{Kernel: kernel, Cmdline: r.Cmdline, MemorySize: r.MemorySize, ACPIDataSize: r.ACPIDataSize}
@@ -127,7 +132,7 @@ func MeasureTDXFiles(r TDXRequest) (*TDXRecord, error) {
 				if r.SkipInputDigests {
 					hs = hs[:1]
 				}
-				n, err := hashFile("initrd", r.Initrd, hs...)
+				n, err := hashFile("initrd", initrdFile, hs...)
 				if err != nil {
 					return err
 				}
