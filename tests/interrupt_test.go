@@ -97,6 +97,10 @@ func TestBuildInterrupted(t *testing.T) {
 			for len(processesMatching(t, "sleep 600")) == 0 && time.Now().Before(deadline) {
 				time.Sleep(50 * time.Millisecond)
 			}
+			if len(processesMatching(t, "sleep 600")) == 0 {
+				cmd.Process.Kill()
+				t.Fatal("the builder never started")
+			}
 			if err := cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
 			}
