@@ -41,8 +41,13 @@ type Runner struct {
 	Console io.Writer
 }
 
-// Result is how a VM's run ended.
+// Result is how a VM's run ended. QEMU exits with status 0 when the guest
+// powers off, and also when it reboots or panics (reboot is shutdown under
+// -no-reboot): only what the agent sent over its transport says whether the
+// work inside was done.
 type Result struct {
+	// Args are QEMU's arguments, for the record.
+	Args []string
 	// Console is the end of the serial console output, at most the
 	// Runner's ConsoleLimit bytes; Dropped counts the bytes before it that
 	// were not kept.
@@ -54,6 +59,8 @@ type Result struct {
 	ExitCode int
 	// Duration is the time from QEMU's start to its end.
 	Duration time.Duration
+	// CPU is the processor time QEMU used, user and system.
+	CPU time.Duration
 	// TimedOut reports whether the Runner's Timeout killed QEMU.
 	TimedOut bool
 }
@@ -142,11 +149,12 @@ func (r *Runner) Run(ctx context.Context, vm *VM) (*Result, error) {
 		return nil, fmt.Errorf("launch: starting %s: %w", qemu, err)
 	}
 	werr := cmd.Wait()
-	res := &Result{Duration: time.Since(start), ExitCode: -1}
+	res := &Result{Args: args, Duration: time.Since(start), ExitCode: -1}
 	res.Console, res.Dropped = console.bytes()
 	res.Stderr = stderr.Bytes()
 	if cmd.ProcessState != nil {
 		res.ExitCode = cmd.ProcessState.ExitCode()
+		res.CPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	}
 	switch {
 	case ctx.Err() != nil:

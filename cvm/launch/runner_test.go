@@ -169,7 +169,7 @@ func bootPlain(t *testing.T, firmware string) {
 	if firmware != "" {
 		name = "OVMF boot (" + firmware + ")"
 	}
-	t.Logf("%s under TCG: init's marker %v after QEMU started, QEMU exited after %v", name, m.after().Round(time.Millisecond), res.Duration.Round(time.Millisecond))
+	t.Logf("%s under TCG: init's marker %v after QEMU started, QEMU exited after %v having used %v of CPU", name, m.after().Round(time.Millisecond), res.Duration.Round(time.Millisecond), res.CPU.Round(time.Millisecond))
 	gone(t, initrd)
 }
 
