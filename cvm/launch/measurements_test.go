@@ -11,12 +11,12 @@ import (
 )
 
 // shapes is a measurement set with one SEV-SNP shape: 2 vCPUs of EPYC-Milan.
-var shapes = MeasurementsFunc(func(p Platform, cpu string, vcpus int) ([]byte, bool) {
+func shapes(p Platform, cpu string, vcpus int) ([]byte, bool) {
 	if p == SEVSNP && cpu == "EPYC-Milan" && vcpus == 2 {
 		return []byte{1, 2, 3}, true
 	}
 	return nil, false
-})
+}
 
 // files returns a firmware, kernel and initrd that exist.
 func files(t *testing.T) (fw, kernel, initrd string) {
@@ -32,7 +32,7 @@ func files(t *testing.T) (fw, kernel, initrd string) {
 func TestRunRefusesUnmeasuredShape(t *testing.T) {
 	fw, k, i := files(t)
 	// QEMU does not exist: a refusal must come before any attempt to run it.
-	r := &Runner{QEMU: "/nonexistent/qemu-system-x86_64", Timeout: time.Minute, Measurements: shapes}
+	r := &Runner{QEMU: "/nonexistent/qemu-system-x86_64", Timeout: time.Minute, Measurements: MeasurementsFunc(shapes)}
 	for _, vm := range []VM{
 		{Platform: SEVSNP, VCPUs: 3, MemoryMiB: 512, CPUType: "EPYC-Milan", Firmware: fw, Kernel: k, Initrd: i},
 		{Platform: SEVSNP, VCPUs: 2, MemoryMiB: 512, CPUType: "EPYC-Genoa", Firmware: fw, Kernel: k, Initrd: i},
@@ -77,7 +77,7 @@ func TestRunRefusesOldQEMU(t *testing.T) {
 	}
 	fw, k, i := files(t)
 	vm := VM{Platform: SEVSNP, VCPUs: 2, MemoryMiB: 512, CPUType: "EPYC-Milan", Firmware: fw, Kernel: k, Initrd: i}
-	_, err = (&Runner{QEMU: qemu, Timeout: time.Minute, Measurements: shapes}).Run(context.Background(), &vm)
+	_, err = (&Runner{QEMU: qemu, Timeout: time.Minute, Measurements: MeasurementsFunc(shapes)}).Run(context.Background(), &vm)
 	if err == nil || !strings.Contains(err.Error(), "needs QEMU 9.1 or later") {
 		t.Errorf("Run with %s: %v; want a version refusal", strings.TrimSpace(out), err)
 	}

@@ -45,13 +45,15 @@ func testDevices() []Device {
 	}
 }
 
-// common are the arguments every platform's command line starts with.
-var commonArgs = []string{
-	"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-	"-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
+// commonArgs are the arguments every platform's command line starts with.
+func commonArgs() []string {
+	return []string{
+		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+		"-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
+	}
 }
 
-// tail are the arguments after the firmware, for testDevices.
+// tailArgs are the arguments after the firmware, for testDevices.
 func tailArgs(cmdline string) []string {
 	return []string{
 		"-kernel", "/img/bzImage",
@@ -88,7 +90,7 @@ func TestArgs(t *testing.T) {
 		name: "plain",
 		vm: VM{Platform: Plain, VCPUs: 2, MemoryMiB: 2048, Firmware: "/usr/share/ovmf/OVMF.fd",
 			Kernel: "/img/bzImage", Initrd: "/img/initrd", Cmdline: cmdline, Nonce: testNonce(), Devices: testDevices()},
-		want: cat(commonArgs, []string{
+		want: cat(commonArgs(), []string{
 			"-accel", "tcg", "-machine", "q35",
 			"-cpu", "max", "-smp", "2", "-m", "2048M",
 			"-bios", "/usr/share/ovmf/OVMF.fd",
@@ -97,7 +99,7 @@ func TestArgs(t *testing.T) {
 		name: "sev-snp",
 		vm: VM{Platform: SEVSNP, VCPUs: 4, MemoryMiB: 4096, CPUType: "EPYC-Milan", Firmware: "/img/OVMF.fd",
 			Kernel: "/img/bzImage", Initrd: "/img/initrd", Cmdline: cmdline, Nonce: testNonce(), Devices: testDevices()},
-		want: cat(commonArgs, []string{
+		want: cat(commonArgs(), []string{
 			"-accel", "kvm",
 			"-machine", "q35,confidential-guest-support=sev0,memory-backend=ram1",
 			"-object", "memory-backend-memfd,id=ram1,size=4096M,share=true,prealloc=false",
@@ -109,7 +111,7 @@ func TestArgs(t *testing.T) {
 		name: "tdx",
 		vm: VM{Platform: TDX, VCPUs: 8, MemoryMiB: 8192, Firmware: "/img/OVMF.fd",
 			Kernel: "/img/bzImage", Initrd: "/img/initrd", Cmdline: cmdline, Nonce: testNonce(), Devices: testDevices()},
-		want: cat(commonArgs, []string{
+		want: cat(commonArgs(), []string{
 			"-accel", "kvm",
 			"-machine", "q35,kernel-irqchip=split,confidential-guest-support=tdx0",
 			"-object", "tdx-guest,id=tdx0,sept-ve-disable=on,mrconfigid=AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyAAAAAAAAAAAAAAAAAAAAAA",
