@@ -57,5 +57,5 @@ echo "   $KILLS kills: $none left nothing, $complete finished first (exit 0: $ex
 
 echo "== fuzz: executions per target in $FUZZTIME"
 make -s fuzz FUZZTIME="$FUZZTIME" >"$work/fuzz.log" 2>&1 || { tail -40 "$work/fuzz.log"; exit 1; }
-awk '/^== fuzz/ { target = $3 " " $4 } /execs: [0-9]+/ { match($0, /execs: [0-9]+/); n = substr($0, RSTART + 7, RLENGTH - 7); last[target] = n }
+awk '/^fuzz / { target = $2 " " $3 } /execs: [0-9]+/ { match($0, /execs: [0-9]+/); n = substr($0, RSTART + 7, RLENGTH - 7); last[target] = n }
      END { for (t in last) printf "   %-60s %s execs\n", t, last[t] }' "$work/fuzz.log" | sort

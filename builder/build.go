@@ -478,6 +478,13 @@ func (b *build) attribute() string {
 // vouch for.
 func (b *build) provenance(context.Context) error {
 	platform := b.opts.Attester.Platform()
+	// Who established each value: FlakeRef and Attribute are the user's
+	// request (externalParameters say what was asked, not what was
+	// proven); System is the root .drv's; the versions are those the two
+	// binaries report, tied to them by the toolchain leaves' hashes; the
+	// manifest root and leaf count are Kettle's own hashing; the builder ID
+	// and platform name the attester; the invocation ID and the times are
+	// Kettle's clock inside the builder.
 	info := provenance.BuildInfo{
 		FlakeRef:          b.opts.FlakeRef,
 		Attribute:         b.attribute(),
