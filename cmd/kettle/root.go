@@ -43,6 +43,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newClosureCommand(),
 		newMeasureCommand(),
 		newVersionCommand(),
+		newAgentCommand(),
 	)
 	usageArgs(root)
 	return root
