@@ -207,7 +207,7 @@ func ParseDerivation(path string, data []byte) (d *Derivation, err error) {
 		d.InputDrvs = map[string][]string{}
 	}
 	for _, src := range d.InputSrcs {
-		if err := nixstore.CheckPath(src); err != nil {
+		if err := checkInStore(path, src); err != nil {
 			return nil, fmt.Errorf("derivation %s: input source %q: %w", path, src, err)
 		}
 	}
@@ -231,14 +231,14 @@ func ParseDerivation(path string, data []byte) (d *Derivation, err error) {
 			return nil, fmt.Errorf("derivation %s: output %q has a hash but no hash algorithm", path, on)
 		}
 		if o.Path != "" {
-			if err := nixstore.CheckPath(o.Path); err != nil {
+			if err := checkInStore(path, o.Path); err != nil {
 				return nil, fmt.Errorf("derivation %s: output %q: path %q: %w", path, on, o.Path, err)
 			}
 		}
 		d.Outputs[on] = Output{Path: o.Path, HashAlgo: o.HashAlgorithm, Hash: o.Hash}
 	}
 	for in, outs := range d.InputDrvs {
-		if err := nixstore.CheckPath(in); err != nil {
+		if err := checkInStore(path, in); err != nil {
 			return nil, fmt.Errorf("derivation %s: input derivation %q: %w", path, in, err)
 		}
 		if !strings.HasSuffix(in, ".drv") {
@@ -306,6 +306,19 @@ func firstDiff(a, b []byte) int {
 		}
 	}
 	return n
+}
+
+// checkInStore checks that p is a store path in the store of the
+// derivation drvPath: a derivation names only paths of its own store.
+func checkInStore(drvPath, p string) error {
+	sp, err := nixstore.ParsePath(p)
+	if err != nil {
+		return err
+	}
+	if dir := drvPath[:strings.LastIndexByte(drvPath, '/')]; sp.Dir != dir {
+		return fmt.Errorf("not in the derivation's store %s", dir)
+	}
+	return nil
 }
 
 // drvName checks that path is a store path ending in ".drv" and returns
