@@ -146,8 +146,12 @@ let
           ld=${inputs.system-libs}/ld-linux-x86-64.so.2
           cp -L $ld $out/lib/ld-linux-x86-64.so.2
           $ld --library-path ${inputs.nix-libs}:${inputs.system-libs} --list ${inputs.nix-bin} > libs.txt
+          # Lines are "soname => path (address)"; the loader lists itself too.
           while read -r soname arrow path rest; do
-            if [ "$arrow" = "=>" ]; then cp -L "$path" $out/lib/$soname; fi
+            name=$(basename "$soname")
+            if [ "$arrow" = "=>" ] && [ "$name" != ld-linux-x86-64.so.2 ]; then
+              cp -L "$path" $out/lib/$name
+            fi
           done < libs.txt
           if grep -q 'not found' libs.txt; then cat libs.txt >&2; exit 1; fi
         '';
