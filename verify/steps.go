@@ -116,8 +116,11 @@ func (v *verifier) tcb(context.Context) (Status, string, error) {
 func (v *verifier) measurement(context.Context) (Status, string, error) {
 	if v.report.Unattested {
 		asked := ""
-		if v.opts.Measurement != nil {
+		switch {
+		case v.opts.Measurement != nil:
 			asked = "--measurement"
+		case v.opts.Image != nil:
+			asked = "--image"
 		}
 		return v.unattested(asked, "no launch measurement")
 	}
@@ -132,6 +135,13 @@ func (v *verifier) measurement(context.Context) (Status, string, error) {
 			details = append(details, detail)
 		}
 	}
+	if v.opts.Image != nil {
+		shape, err := v.opts.Image.Match(got)
+		if err != nil {
+			return "", "", fmt.Errorf("launch measurement %x: %w", got, err)
+		}
+		details = append(details, fmt.Sprintf("launch measurement %x is the image's %s", got, shape))
+	}
 	if v.opts.Measurement != nil {
 		if !bytes.Equal(got, v.opts.Measurement) {
 			return "", "", fmt.Errorf("launch measurement %x, expected %x", got, v.opts.Measurement)
@@ -139,8 +149,8 @@ func (v *verifier) measurement(context.Context) (Status, string, error) {
 		details = append(details, fmt.Sprintf("launch measurement %x equals --measurement", got))
 	}
 	if len(details) == 0 {
-		v.notChecked("launch measurement (no --measurement, and no allowed measurements in a --policy)")
-		return Skipped, fmt.Sprintf("no --measurement or policy measurements given; the report carries %x", got), nil
+		v.notChecked("launch measurement (no --measurement or --image, and no allowed measurements in a --policy)")
+		return Skipped, fmt.Sprintf("no --measurement, --image or policy measurements given; the report carries %x", got), nil
 	}
 	return Pass, strings.Join(details, "; "), nil
 }

@@ -15,6 +15,13 @@ type StoreHasher interface {
 	NarSHA256(ctx context.Context, storePath string) ([32]byte, error)
 }
 
+// MeasurementSet is a published set of launch measurements, one per VM
+// shape of an image.
+type MeasurementSet interface {
+	// Match names the shape whose measurement got is, or fails.
+	Match(got []byte) (shape string, err error)
+}
+
 // Options say what the verifier expects of a bundle.
 type Options struct {
 	// Bundle is the bundle directory or .tar file.
@@ -24,6 +31,9 @@ type Options struct {
 	Nonce *[32]byte
 	// Measurement, when set, must equal the launch measurement in the report.
 	Measurement []byte
+	// Image, when set, must know the report's launch measurement as one of
+	// its VM shapes (a CVM image's measurement.json).
+	Image MeasurementSet
 	// Store, when set, re-hashes the subjects from the local store instead
 	// of the bundle's artifacts/.
 	Store StoreHasher

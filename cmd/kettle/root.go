@@ -44,6 +44,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newMeasureCommand(),
 		newVersionCommand(),
 		newAgentCommand(),
+		newImageCommand(),
 	)
 	usageArgs(root)
 	return root

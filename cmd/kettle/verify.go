@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kettle-build/kettle/attest"
+	"github.com/kettle-build/kettle/cvm/image"
 	"github.com/kettle-build/kettle/internal/inputfile"
 	"github.com/kettle-build/kettle/nixinputs"
 	"github.com/kettle-build/kettle/verify"
@@ -20,8 +21,8 @@ const maxPolicyFile = 1 << 20
 
 func newVerifyCommand() *cobra.Command {
 	var (
-		nonceHex, measurementHex, policyFile, collateralDir string
-		useStore, allowSim, allowUnattested, asJSON         bool
+		nonceHex, measurementHex, policyFile, collateralDir, imageDir string
+		useStore, allowSim, allowUnattested, asJSON                   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "verify BUNDLE",
@@ -67,6 +68,13 @@ built with --attest none is UNATTESTED and fails unless --allow-unattested is gi
 				copy(n[:], b)
 				opts.Nonce = &n
 			}
+			if imageDir != "" {
+				m, err := image.ReadMeasurements(imageDir)
+				if err != nil {
+					return usageError(fmt.Errorf("--image: %w", err))
+				}
+				opts.Image = m
+			}
 			if measurementHex != "" {
 				b, err := parseHexN("measurement", measurementHex, 48)
 				if err != nil {
@@ -95,6 +103,7 @@ built with --attest none is UNATTESTED and fails unless --allow-unattested is gi
 	f := cmd.Flags()
 	f.StringVar(&nonceHex, "nonce", "", "expected nonce in report_data[32:64], hex (32 bytes)")
 	f.StringVar(&measurementHex, "measurement", "", "expected launch measurement, hex (48 bytes)")
+	f.StringVar(&imageDir, "image", "", "a Kettle CVM image directory (or its measurement.json): the launch measurement must be one of its VM shapes'")
 	f.BoolVar(&useStore, "store", false, "re-hash the subjects from the local Nix store instead of artifacts/")
 	f.BoolVar(&allowSim, "allow-simulated", false, "accept evidence signed by Kettle's TEST-ONLY key chains (sim-snp, sim-tdx)")
 	f.BoolVar(&allowUnattested, "allow-unattested", false, "accept a bundle built with --attest none (reported as UNATTESTED)")

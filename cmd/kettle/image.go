@@ -1,0 +1,89 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kettle-build/kettle/cvm/image"
+)
+
+func newImageCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "image measure",
+		Short: "Compute a Kettle CVM image's measurement.json",
+		Args:  cobra.ArbitraryArgs,
+		RunE:  requireSubcommand,
+	}
+	cmd.AddCommand(newImageMeasureCommand())
+	return cmd
+}
+
+func newImageMeasureCommand() *cobra.Command {
+	var (
+		files  image.Files
+		output string
+	)
+	cmd := &cobra.Command{
+		Use:   "measure --firmware OVMF.fd --kernel K --initrd I --append CMDLINE [-o measurement.json]",
+		Short: "Write the launch measurements of an image for every VM shape a host may launch",
+		Long: `Measure computes the SEV-SNP launch digest of the image for 1 to 8 vCPUs of
+EPYC-Milan, EPYC-Genoa and EPYC-Turin, and its TDX MRTD and RTMR[1..2], and writes
+measurement.json with the SHA-256 of every input. Where the firmware has no SEV
+kernel-hashes table the SEV-SNP digests cover the firmware only, and measurement.json
+says so in "snpCovers"; kettle verify --image repeats it.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			for _, f := range []struct{ flag, v string }{{"--firmware", files.Firmware}, {"--kernel", files.Kernel}, {"--initrd", files.Initrd}} {
+				if f.v == "" {
+					return usageError(fmt.Errorf("%s: required", f.flag))
+				}
+			}
+			m, err := image.Compute(files, image.DefaultShapes())
+			if err != nil {
+				return err
+			}
+			data, err := m.Marshal()
+			if err != nil {
+				return err
+			}
+			if output == "" || output == "-" {
+				_, err = cmd.OutOrStdout().Write(data)
+				return err
+			}
+			return writeFileAtomic(output, data)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&files.Firmware, "firmware", "", "the firmware (OVMF.fd)")
+	f.StringVar(&files.Kernel, "kernel", "", "the kernel (bzImage)")
+	f.StringVar(&files.Initrd, "initrd", "", "the initrd")
+	f.StringVar(&files.Cmdline, "append", "", "the kernel command line")
+	f.StringVarP(&output, "output", "o", "", "where to write measurement.json (default: standard output)")
+	return cmd
+}
+
+// writeFileAtomic writes data to a temporary sibling of p and renames it
+// into place, so that p is never a partial file.
+func writeFileAtomic(p string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := os.Rename(tmp.Name(), p); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return nil
+}
