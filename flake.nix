@@ -23,9 +23,24 @@
     in
     {
       packages = forAllSystems (
-        system: pkgs: {
+        system: pkgs:
+        {
           kettle = pkgs.callPackage ./nix/kettle.nix { inherit version; };
           default = self.packages.${system}.kettle;
+        }
+        // lib.optionalAttrs (system == "x86_64-linux") {
+          # The CVM image (cvm/image.nix). With real nixpkgs: a kernel with
+          # the guest drivers built in, the AmdSev OVMF and a static Nix
+          # (nix/cvm-nixpkgs.nix, never built on the machines this project is
+          # tested on); with the offline stand-in: Debian's kernel, OVMF and
+          # nix-bin, as the tests build it.
+          cvm-image = pkgs.callPackage ./cvm/image.nix (
+            { kettle = self.packages.${system}.kettle; }
+            // (if pkgs ? pkgsStatic then import ./nix/cvm-nixpkgs.nix pkgs else {
+              inherit (pkgs) busybox nix linux;
+              firmware = pkgs.OVMF.mergedFirmware;
+            })
+          );
         }
       );
 
