@@ -5,12 +5,11 @@ import "testing"
 func TestDecodeCAJSON(t *testing.T) {
 	const nix32 = "1i66960fkg262ly2lclvyd4f7zv9pkm4ccmg9r4crxilnr050a2r"
 	const want = "fixed:r:sha256:" + nix32
-	hexDigest := "" // filled below from the nix32 form
 	d, err := ParseHash("sha256:" + nix32)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hexDigest = NarHash{SHA256: d}.Hex()
+	hexDigest := NarHash{SHA256: d}.Hex()
 	sri := NarHash{SHA256: d}.SRI()
 	for _, tc := range []struct{ in, want string }{
 		{`null`, ""},
