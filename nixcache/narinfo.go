@@ -112,36 +112,36 @@ func (n *NarInfo) MarshalText() ([]byte, error) {
 func (n *NarInfo) check() error {
 	p, err := nixstore.ParsePath(n.StorePath)
 	if err != nil {
-		return fmt.Errorf("StorePath %q: %w", n.StorePath, err)
+		return fmt.Errorf("field StorePath %q: %w", n.StorePath, err)
 	}
 	if err := checkURL(n.URL); err != nil {
-		return fmt.Errorf("URL %q: %w", n.URL, err)
+		return fmt.Errorf("field URL %q: %w", n.URL, err)
 	}
 	if _, ok := narExt(n.Compression); !ok {
-		return fmt.Errorf("Compression %q is not supported (want %s, %s or %s)", n.Compression, CompressionXZ, CompressionZstd, CompressionNone)
+		return fmt.Errorf("field Compression %q is not supported (want %s, %s or %s)", n.Compression, CompressionXZ, CompressionZstd, CompressionNone)
 	}
 	if n.NarSize == 0 {
-		return errors.New("NarSize is 0")
+		return errors.New("field NarSize is 0")
 	}
 	if n.FileSize == 0 {
-		return errors.New("FileSize is 0")
+		return errors.New("field FileSize is 0")
 	}
 	seen := map[string]bool{}
 	for _, r := range n.References {
 		if err := nixstore.CheckPath(p.Dir + "/" + r); err != nil || strings.Contains(r, "/") {
-			return fmt.Errorf("References: %q is not a store path base name", r)
+			return fmt.Errorf("field References: %q is not a store path base name", r)
 		}
 		if seen[r] {
-			return fmt.Errorf("References: %q appears twice", r)
+			return fmt.Errorf("field References: %q appears twice", r)
 		}
 		seen[r] = true
 	}
 	if !slices.IsSorted(n.References) {
-		return errors.New("References are not sorted")
+		return errors.New("field References are not sorted")
 	}
 	if n.Deriver != "" {
 		if err := nixstore.CheckPath(p.Dir + "/" + n.Deriver); err != nil || strings.Contains(n.Deriver, "/") || !strings.HasSuffix(n.Deriver, ".drv") {
-			return fmt.Errorf("Deriver: %q is not the base name of a .drv store path", n.Deriver)
+			return fmt.Errorf("field Deriver: %q is not the base name of a .drv store path", n.Deriver)
 		}
 	}
 	if len(n.Sigs) > MaxSigs {
@@ -149,16 +149,16 @@ func (n *NarInfo) check() error {
 	}
 	for _, s := range n.Sigs {
 		if checkKeyName(s.KeyName) != nil || len(s.Sig) != 64 {
-			return fmt.Errorf("Sig: malformed signature %q", s.String())
+			return fmt.Errorf("field Sig: malformed signature %q", s.String())
 		}
 	}
 	if n.CA != "" {
 		ca, err := ParseContentAddress(n.CA)
 		if err != nil {
-			return fmt.Errorf("CA: %w", err)
+			return fmt.Errorf("field CA: %w", err)
 		}
 		if ca.String() != n.CA {
-			return fmt.Errorf("CA %q is not in Nix's form %q", n.CA, ca.String())
+			return fmt.Errorf("field CA %q is not in Nix's form %q", n.CA, ca.String())
 		}
 	}
 	return nil
