@@ -21,6 +21,9 @@ type PathInfo struct {
 	NarSize    uint64
 	Deriver    string   // the .drv that produced it, "" if unknown
 	References []string // absolute store paths, sorted
+	// CA is the path's content address as a narinfo's CA field has it,
+	// such as "fixed:r:sha256:<nix32>", or "" for an input-addressed path.
+	CA string
 }
 
 // pathInfoJSON is one store object in `nix path-info --json` output, in any
@@ -32,6 +35,7 @@ type pathInfoJSON struct {
 	NarSize    json.RawMessage `json:"narSize"`
 	Deriver    *string         `json:"deriver"`
 	References []string        `json:"references"`
+	CA         json.RawMessage `json:"ca"`
 }
 
 // decodePathInfo decodes `nix path-info --json` output. It accepts:
@@ -148,6 +152,11 @@ func decodePathInfo(data []byte, storeDir string) (map[string]PathInfo, []string
 			info.References = append(info.References, ar)
 		}
 		sort.Strings(info.References)
+		if len(e.CA) != 0 {
+			if info.CA, err = decodeCAJSON(e.CA); err != nil {
+				return nil, nil, fmt.Errorf("path-info for %s: ca: %w", p, err)
+			}
+		}
 		if _, dup := infos[p]; dup {
 			return nil, nil, fmt.Errorf("path-info reports %s twice", p)
 		}
