@@ -45,6 +45,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newVersionCommand(),
 		newAgentCommand(),
 		newImageCommand(),
+		newVMCommand(driver),
 	)
 	usageArgs(root)
 	return root

@@ -169,7 +169,9 @@ func TestInputRoundTrip(t *testing.T) {
 
 func TestReadInputBad(t *testing.T) {
 	req := tar.Header{Name: InputRequest, Typeflag: tar.TypeReg, Linkname: goodRequest}
-	file := func(name, body string) tar.Header { return tar.Header{Name: name, Typeflag: tar.TypeReg, Linkname: body} }
+	file := func(name, body string) tar.Header {
+		return tar.Header{Name: name, Typeflag: tar.TypeReg, Linkname: body}
+	}
 	for _, tc := range []struct {
 		name    string
 		entries []tar.Header

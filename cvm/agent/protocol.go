@@ -138,6 +138,9 @@ const (
 	ResultHeaderSize = 4096
 	// MaxBundleSize bounds the bundle a result may carry.
 	MaxBundleSize = 4 << 30
+	// ResultDiskSize is the size of the (sparse) result disk the host
+	// gives the VM: the header and the largest bundle it takes back.
+	ResultDiskSize = 1 << 30
 )
 
 // Result is the header of the result disk: what the agent reports back.
