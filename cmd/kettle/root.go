@@ -37,6 +37,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newHashCommand(),
 		newClosureCommand(),
 		newMeasureCommand(),
+		newInitrdCommand(),
 		newVersionCommand(),
 	)
 	return root
