@@ -100,7 +100,7 @@ func cleanName(name string) (string, error) {
 // sticky) to st_mode bits, refusing any other bit.
 func permBits(perm fs.FileMode) (uint32, error) {
 	if extra := perm &^ (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky); extra != 0 {
-		return 0, fmt.Errorf("mode %v has bits other than permissions, setuid, setgid and sticky", perm)
+		return 0, fmt.Errorf("mode %v has bits other than permissions, setuid, setgid and sticky (fs.ModeSetuid, fs.ModeSetgid, fs.ModeSticky; not 0o7000)", perm)
 	}
 	m := uint32(perm & fs.ModePerm)
 	if perm&fs.ModeSetuid != 0 {
