@@ -60,7 +60,7 @@ func readAll(t *testing.T, b []byte) ([]*Header, map[string]string) {
 	return hs, data
 }
 
-func mustAdd(t *testing.T, err error) {
+func mustAdd(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +91,7 @@ func TestExactBytes(t *testing.T) {
 }
 
 // apiTree adds a fixed set of entries in the order perm gives.
-func apiTree(t *testing.T, order []int) *Tree {
+func apiTree(t testing.TB, order []int) *Tree {
 	adds := []func(*Tree) error{
 		func(tr *Tree) error { return tr.AddDir("/etc", 0o755) },
 		func(tr *Tree) error { return tr.AddBytes("/etc/hostname", []byte("kettle\n"), 0o644) },

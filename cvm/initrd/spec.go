@@ -276,3 +276,21 @@ func (t *Tree) Add(s Spec) error {
 	}
 	return fmt.Errorf("initrd: %s: unknown kind of entry %q", s.Name, s.Kind)
 }
+
+// String formats s as a keyword line that [ParseSpecLine] reads back as s.
+func (s Spec) String() string {
+	f := []string{string(s.Kind), s.Name}
+	switch s.Kind {
+	case SpecCopy, SpecFile:
+		f = append(f, s.Source)
+	case SpecSymlink:
+		f = append(f, s.Target)
+	case SpecCharDev:
+		f = append(f, strconv.FormatUint(uint64(s.Major), 10), strconv.FormatUint(uint64(s.Minor), 10))
+	}
+	if s.HasMode && (s.Kind == SpecFile || s.Kind == SpecDir || s.Kind == SpecCharDev) {
+		m, _ := permBits(s.Mode)
+		f = append(f, fmt.Sprintf("%04o", m))
+	}
+	return strings.Join(f, " ")
+}
