@@ -42,6 +42,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newHashCommand(),
 		newClosureCommand(),
 		newMeasureCommand(),
+		newInitrdCommand(),
 		newVersionCommand(),
 		newAgentCommand(),
 		newImageCommand(),
