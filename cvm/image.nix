@@ -46,8 +46,13 @@ let
     #!/bin/busybox sh
     exec /bin/kettle agent
   '';
-  passwd = builtins.toFile "passwd" "root:x:0:0:root:/root:/bin/sh\n";
-  group = builtins.toFile "group" "root:x:0:\n";
+  # root, and the build users Nix runs sandboxed builds as.
+  buildUsers = map (i: "nixbld${toString i}") (lib.range 1 4);
+  passwd = builtins.toFile "passwd" (
+    "root:x:0:0:root:/root:/bin/sh\n"
+    + lib.concatImapStrings (i: u: "${u}:x:${toString (30000 + i)}:30000:Nix build user:/var/empty:/bin/false\n") buildUsers
+  );
+  group = builtins.toFile "group" "root:x:0:\nnixbld:x:30000:${lib.concatStringsSep "," buildUsers}\n";
 
   # The fixed part of the initrd, one `kettle initrd` entry per line; the
   # builder adds Nix's libraries and the modules.

@@ -55,7 +55,7 @@ buildGoModule {
 
   # The NAR hash of `go mod vendor`'s output for src; tests/flake_test.go
   # keeps it true and prints the new value when go.mod or go.sum change.
-  vendorHash = "sha256-cjs8waIQfbsK9exoyrTAu3di0UV8Rk2O4H/QmTaWYx0=";
+  vendorHash = "sha256-jIfebxgPaHOmSb0IVFIDAzG9D7Yp/sCEoBaH8cTcedY=";
 
   subPackages = [ "cmd/kettle" ];
 

@@ -272,6 +272,15 @@ func TestFlake(t *testing.T) {
 		fe.requireVendor(t)
 		nixCmd(t, "", "flake", "check", fe.ref)
 	})
+
+	var imageDir string
+	t.Run("cvm-image", func(t *testing.T) { imageDir = testCVMImage(t, fe) })
+	t.Run("vm-build", func(t *testing.T) {
+		if imageDir == "" {
+			t.Skip("no image (cvm-image failed)")
+		}
+		testVMBuild(t, imageDir)
+	})
 }
 
 // requireStatic fails unless the ELF file at path is statically linked: no

@@ -179,7 +179,7 @@ func NixConfText(cacheDir string) string {
 		"experimental-features = nix-command flakes",
 		"sandbox = true",
 		"sandbox-paths =",
-		"build-users-group =",
+		"build-users-group = nixbld",
 		"connect-timeout = 1",
 		"fallback = false",
 		"",

@@ -183,6 +183,28 @@ func (b *vmBuild) prepare(context.Context) error {
 	}
 	b.measurement = m
 	b.shape, _ = b.measurements.Match(m)
+	return b.recompute()
+}
+
+// recompute measures the image's files for the VM's shape and refuses an
+// image whose measurement.json says otherwise.
+func (b *vmBuild) recompute() error {
+	o := b.opts
+	m, err := image.Compute(b.files, image.Shapes{VCPUs: []int{o.VCPUs}, VCPUTypes: []string{o.CPUType}})
+	if err != nil {
+		return fmt.Errorf("image %s: measuring its files: %w", o.Image, err)
+	}
+	var want []byte
+	if o.Platform == attest.PlatformTDX || o.Platform == attest.PlatformSimTDX {
+		if m.TDX != nil {
+			want, _ = decodeHex(m.TDX.MRTD)
+		}
+	} else {
+		want, _ = m.LookupSNP(o.CPUType, o.VCPUs)
+	}
+	if !bytes.Equal(want, b.measurement) {
+		return fmt.Errorf("image %s: %s says %x for %d × %s, but its files measure %x", o.Image, image.FileMeasurements, b.measurement, o.VCPUs, o.CPUType, want)
+	}
 	return nil
 }
 

@@ -1,0 +1,201 @@
+package tests
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kettle-build/kettle/cvm/image"
+)
+
+// testCVMImage builds the CVM image (cvm/image.nix) from the offline
+// stand-in with the real nix, checks what it holds and that its
+// measurement.json is what kettle image measure computes from its files,
+// and rebuilds it (nix build --rebuild) to show it is reproducible. It
+// returns the image directory.
+func testCVMImage(t *testing.T, fe *flakeEnv) string {
+	t.Helper()
+	fe.requireVendor(t)
+	attr := fe.ref + "#packages.x86_64-linux.cvm-image"
+	var res []struct {
+		Outputs map[string]string `json:"outputs"`
+	}
+	out := nixCmd(t, "", "build", "--json", "--no-link", attr)
+	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res) != 1 {
+		t.Fatalf("nix build --json %s: %v %s", attr, err, out)
+	}
+	dir := res[0].Outputs["out"]
+	for _, f := range []string{"bzImage", "initrd", "OVMF.fd", "cmdline", "measurement.json", "image.json"} {
+		if fi, err := os.Stat(filepath.Join(dir, f)); err != nil || fi.Size() == 0 {
+			t.Fatalf("image %s: %s missing or empty: %v", dir, f, err)
+		}
+	}
+
+	// The initrd holds the agent, Nix, busybox and the modules, and
+	// nothing else of the host.
+	list := runOut(t, e2e.kettle, "initrd", "--list", filepath.Join(dir, "initrd"))
+	for _, want := range []string{" init\n", " bin/kettle\n", " bin/busybox\n", " usr/bin/nix\n", " lib64/ld-linux-x86-64.so.2\n", "virtio_blk.ko\n", " etc/kettle/modules\n", " dev/console\n"} {
+		if !strings.Contains(list, want) {
+			t.Errorf("the initrd has no %q:\n%s", strings.TrimSpace(want), list)
+		}
+	}
+
+	// measurement.json is what the measure code computes from the files.
+	m, err := image.ReadMeasurements(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmdline, err := os.ReadFile(filepath.Join(dir, "cmdline"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := runOut(t, e2e.kettle, "image", "measure", "--firmware", filepath.Join(dir, "OVMF.fd"),
+		"--kernel", filepath.Join(dir, "bzImage"), "--initrd", filepath.Join(dir, "initrd"), "--append", string(cmdline))
+	if written, _ := os.ReadFile(filepath.Join(dir, "measurement.json")); !bytes.Equal(written, []byte(again)) {
+		t.Errorf("measurement.json differs from a recompute:\n%s\n---\n%s", written, again)
+	}
+	if m.SNPCovers != image.CoversFirmwareOnly {
+		t.Errorf("Debian's OVMF has no kernel-hashes table, but measurement.json says the SEV-SNP digests cover %q", m.SNPCovers)
+	}
+	if len(m.SNP) != 24 {
+		t.Errorf("%d SEV-SNP digests, want 8 vCPU counts × 3 types", len(m.SNP))
+	}
+
+	// Reproducible: nix builds it again and compares every output byte.
+	cmd := exec.Command("nix", "--extra-experimental-features", "nix-command flakes", "build", "--no-link", "--rebuild", attr)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("nix build --rebuild of the image: %v\n%s", err, out)
+	}
+	t.Logf("image %s: initrd %d bytes; SEV-SNP 2 × EPYC-Milan %s", dir, fileSize(t, filepath.Join(dir, "initrd")), m.SNP[1].Measurement)
+	return dir
+}
+
+func fileSize(t *testing.T, p string) int64 {
+	t.Helper()
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
+}
+
+// requireQEMU skips a test that boots a VM when QEMU or a kernel is absent.
+func requireQEMU(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		t.Skip("qemu-system-x86_64 is not installed (apt-get install qemu-system-x86 ovmf; .ci/run does)")
+	}
+}
+
+// testVMBuild builds examples/hello inside the image under QEMU (TCG, a
+// plain VM: no SEV-SNP here) with sim-snp reporting the image's own
+// measurement, and checks that kettle verify --image accepts the bundle,
+// that another image's measurements refuse it, and that failures inside
+// and around the VM are clear errors on the host with no bundle left.
+func testVMBuild(t *testing.T, imageDir string) {
+	requireQEMU(t)
+	hello := exampleFlake(t, "hello")
+	outDir := t.TempDir()
+	bundle := filepath.Join(outDir, "hello.tar")
+	nonce := sha256Hex("vm nonce")
+	vm := func(ref, out string, extra ...string) result {
+		args := append([]string{"vm", "build", "--image", imageDir, "--attest", "sim-snp", "--nonce", nonce,
+			"--vcpus", "2", "--memory", "2048", "--timeout", "10m", "-o", out}, extra...)
+		return kettle(t, append(args, ref)...)
+	}
+	r := vm("path:"+hello, bundle, "--json")
+	if r.code != 0 {
+		t.Fatalf("kettle vm build: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	var res struct {
+		Measurement string            `json:"measurement"`
+		Shape       string            `json:"shape"`
+		Timings     map[string]string `json:"timings"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatalf("--json: %v\n%s", err, r.stdout)
+	}
+	t.Logf("vm build: measurement %s (%s); timings %v", res.Measurement, res.Shape, res.Timings)
+
+	rep, vr := verifyJSON(t, "--image", imageDir, "--allow-simulated", "--nonce", nonce, bundle)
+	if vr.code != 0 || !rep.OK {
+		t.Fatalf("verify --image: exit %d\n%s", vr.code, rep)
+	}
+	if _, d := rep.step("measurement"); !strings.Contains(d, "2 × EPYC-Milan") || !strings.Contains(d, "firmware only") {
+		t.Errorf("measurement step %q does not name the shape and what it covers", d)
+	}
+
+	// Another image's measurements refuse the bundle.
+	other := t.TempDir()
+	m, err := os.ReadFile(filepath.Join(imageDir, "measurement.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	json.Unmarshal(m, &doc)
+	for _, e := range doc["snp"].([]any) {
+		entry := e.(map[string]any)
+		d := entry["measurement"].(string)
+		entry["measurement"] = strings.Repeat("0", 8) + d[8:]
+	}
+	delete(doc, "tdx")
+	changed, _ := json.Marshal(doc)
+	os.WriteFile(filepath.Join(other, "measurement.json"), changed, 0o644)
+	if rep, vr := verifyJSON(t, "--image", other, "--allow-simulated", "--nonce", nonce, bundle); vr.code == 0 || rep.Failed != "measurement" {
+		t.Errorf("another image's measurements: exit %d, failed at %q, want the measurement step", vr.code, rep.Failed)
+	}
+
+	t.Run("bad input", func(t *testing.T) {
+		// An image without its kernel, and one whose measurement.json
+		// disagrees with its files: refused before anything launches.
+		noKernel := t.TempDir()
+		for _, f := range []string{"initrd", "OVMF.fd", "cmdline", "measurement.json"} {
+			copyFile(t, filepath.Join(imageDir, f), filepath.Join(noKernel, f))
+		}
+		lying := t.TempDir()
+		for _, f := range []string{"bzImage", "initrd", "OVMF.fd", "cmdline"} {
+			copyFile(t, filepath.Join(imageDir, f), filepath.Join(lying, f))
+		}
+		os.WriteFile(filepath.Join(lying, "measurement.json"), changed, 0o644)
+		failing := writeFlake(t, failingFlake, true)
+		for _, tc := range []struct {
+			name, image, ref, want string
+			extra                  []string
+		}{
+			{"no kernel", noKernel, "path:" + hello, "no bzImage", nil},
+			{"measurement.json disagrees", lying, "path:" + hello, "but its files measure", nil},
+			{"build fails inside the VM", imageDir, "path:" + failing + "#broken", "the-compiler-said-no", nil},
+			{"the VM hangs", imageDir, "path:" + hello, "timed out", []string{"--timeout", "3s"}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				out := filepath.Join(t.TempDir(), "b.tar")
+				args := append([]string{"vm", "build", "--image", tc.image, "--attest", "sim-snp", "--vcpus", "2", "-o", out}, tc.extra...)
+				r := kettle(t, append(args, tc.ref)...)
+				if r.code == 0 || !strings.Contains(r.stderr, tc.want) {
+					t.Errorf("exit %d, stderr does not say %q:\n%s", r.code, tc.want, r.stderr)
+				}
+				if _, err := os.Stat(out); err == nil {
+					t.Error("a bundle was written")
+				}
+				if left := processesMatching(t, tc.image); len(left) > 0 {
+					t.Errorf("processes left: %v", left)
+				}
+			})
+		}
+	})
+}
+
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
