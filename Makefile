@@ -36,6 +36,9 @@ deps:
 	command -v nix >/dev/null 2>&1 || missing="$$missing nix-bin"; \
 	[ -x /bin/busybox ] || missing="$$missing busybox-static"; \
 	command -v swtpm >/dev/null 2>&1 || missing="$$missing swtpm swtpm-tools"; \
+	command -v qemu-system-x86_64 >/dev/null 2>&1 || missing="$$missing qemu-system-x86"; \
+	[ -e /usr/share/ovmf/OVMF.fd ] || missing="$$missing ovmf"; \
+	ls /boot/vmlinuz-*[0-9]-amd64 >/dev/null 2>&1 || missing="$$missing linux-image-amd64"; \
 	if [ -n "$$missing" ]; then \
 	  sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
 	  echo "installing$$missing"; \
