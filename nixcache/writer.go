@@ -221,6 +221,9 @@ func (w *Writer) writeNAR(n *NarInfo, storePath string) (err error) {
 	if err := bw.Flush(); err != nil {
 		return err
 	}
+	if err := f.Chmod(0o644); err != nil {
+		return err
+	}
 	if err := f.Close(); err != nil {
 		return err
 	}

@@ -206,6 +206,9 @@ func readTree(t *testing.T, dir string) map[string][]byte {
 		if err != nil || d.IsDir() {
 			return err
 		}
+		if fi, err := d.Info(); err != nil || fi.Mode() != 0o644 {
+			t.Errorf("%s: mode %v, %v; want -rw-r--r--", p, fi.Mode(), err)
+		}
 		data, err := os.ReadFile(p)
 		rel, _ := filepath.Rel(dir, p)
 		files[rel] = data
