@@ -56,7 +56,7 @@ let
 
   # The fixed part of the initrd, one `kettle initrd` entry per line; the
   # builder adds Nix's libraries and the modules.
-  spec = builtins.toFile "initrd.spec" ''
+  spec = ''
     dir /bin
     dir /dev
     dir /etc
@@ -93,13 +93,13 @@ derivation {
   inherit name system;
   builder = "${busybox}/bin/sh";
   PATH = "${busybox}/bin:${kettle}/bin";
-  inherit cmdline;
+  inherit cmdline spec;
   args = [
     "-eu"
     "-c"
     ''
       mkdir -p $out
-      cp ${spec} spec
+      printf '%s' "$spec" > spec
       # Nix's own libraries go where its RUNPATH points, the rest where
       # the loader looks by default.
       # A static nix has no lib/.

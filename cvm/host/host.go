@@ -227,7 +227,7 @@ func (b *vmBuild) inputs(ctx context.Context) error {
 		return err
 	}
 	cacheDir := filepath.Join(b.work, "cache")
-	w, err := nixcache.Create(cacheDir, nixcache.Options{Compression: "zst"})
+	w, err := nixcache.Create(cacheDir, nixcache.Options{Compression: nixcache.CompressionZstd})
 	if err != nil {
 		return err
 	}
