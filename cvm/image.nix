@@ -121,12 +121,8 @@ derivation {
         fi
       done
       echo "file /etc/kettle/modules $PWD/modules 0644" >> spec
-      for d in $(sed -n 's|^file /\(${modDir}/.*\)/[^/]* .*|\1|p' spec | sort -u); do
-        p=""
-        for c in $(echo $d | tr / ' '); do p="$p/$c"; echo "dir $p" >> spec; done
-      done
-      sort -u spec > spec.sorted
-      kettle initrd -o $out/initrd --compress zstd --spec spec.sorted
+      # kettle initrd creates the parent directories not given.
+      kettle initrd -o $out/initrd --compress zstd --spec spec
       cp ${linux}/bzImage $out/bzImage
       cp ${firmware} $out/OVMF.fd
       printf '%s' "$cmdline" > $out/cmdline
