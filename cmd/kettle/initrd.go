@@ -43,8 +43,9 @@ DEST is a path in the initrd; "/=DIR" copies DIR's contents to the root. MODE
 is octal. Fields cannot hold spaces. A relative SRC in a --spec file is relative
 to that file's directory. Parent directories not given are created with mode 0755.
 
---list FILE prints the entries of an initrd (gzip, xz, zstd or uncompressed) in
-archive order: mode, links, uid, gid, size (or major,minor), mtime, inode, name.`,
+--list FILE prints the entries of an initrd (gzip, xz, zstd or uncompressed; the
+first archive, if several are concatenated) in archive order: mode, links, uid,
+gid, size (or major,minor), mtime, inode, name.`,
 		Example: `  kettle initrd -o initrd.img /init=./kettle 'chardev /dev/console 5 1' '/bin/sh->busybox' /bin/busybox=/bin/busybox
   kettle initrd -o initrd.img --compress xz --mtime 315532800 --spec initrd.spec
   kettle initrd --list initrd.img`,

@@ -83,15 +83,15 @@ func cleanName(name string) (string, error) {
 	n := strings.TrimPrefix(name, "/")
 	switch {
 	case n == "" || n == ".":
-		return "", fmt.Errorf("initrd: the root directory cannot be an entry")
+		return "", fmt.Errorf("the root directory cannot be an entry")
 	case !fs.ValidPath(n):
-		return "", fmt.Errorf("initrd: %q is not a clean path (no empty, . or .. elements, no trailing slash)", name)
+		return "", fmt.Errorf("%q is not a clean path (no empty, . or .. elements, no trailing slash)", name)
 	case strings.IndexByte(n, 0) >= 0:
-		return "", fmt.Errorf("initrd: %q contains NUL", name)
+		return "", fmt.Errorf("%q contains NUL", name)
 	case len(n) > MaxNameLen:
-		return "", fmt.Errorf("initrd: %.40q...: path of %d bytes, longer than %d", name, len(n), MaxNameLen)
+		return "", fmt.Errorf("%.40q...: path of %d bytes, longer than %d", name, len(n), MaxNameLen)
 	case n == trailerName:
-		return "", fmt.Errorf("initrd: %q is the name of the archive's end marker", name)
+		return "", fmt.Errorf("%q is the name of the archive's end marker", name)
 	}
 	return n, nil
 }
@@ -155,7 +155,7 @@ func (t *Tree) add(name string, e *entry) error {
 func (t *Tree) AddDir(name string, perm fs.FileMode) error {
 	n, err := cleanName(name)
 	if err != nil {
-		return err
+		return fmt.Errorf("initrd: %w", err)
 	}
 	m, err := permBits(perm)
 	if err != nil {
@@ -169,7 +169,7 @@ func (t *Tree) AddDir(name string, perm fs.FileMode) error {
 func (t *Tree) AddFile(name, src string, perm fs.FileMode) error {
 	n, err := cleanName(name)
 	if err != nil {
-		return err
+		return fmt.Errorf("initrd: %w", err)
 	}
 	m, err := permBits(perm)
 	if err != nil {
@@ -193,7 +193,7 @@ func (t *Tree) AddFile(name, src string, perm fs.FileMode) error {
 func (t *Tree) AddBytes(name string, data []byte, perm fs.FileMode) error {
 	n, err := cleanName(name)
 	if err != nil {
-		return err
+		return fmt.Errorf("initrd: %w", err)
 	}
 	m, err := permBits(perm)
 	if err != nil {
@@ -209,7 +209,7 @@ func (t *Tree) AddBytes(name string, data []byte, perm fs.FileMode) error {
 func (t *Tree) AddSymlink(name, target string) error {
 	n, err := cleanName(name)
 	if err != nil {
-		return err
+		return fmt.Errorf("initrd: %w", err)
 	}
 	if err := checkTarget(target); err != nil {
 		return fmt.Errorf("initrd: %s: %w", n, err)
@@ -234,7 +234,7 @@ func checkTarget(target string) error {
 func (t *Tree) AddCharDev(name string, perm fs.FileMode, major, minor uint32) error {
 	n, err := cleanName(name)
 	if err != nil {
-		return err
+		return fmt.Errorf("initrd: %w", err)
 	}
 	m, err := permBits(perm)
 	if err != nil {
@@ -258,7 +258,7 @@ func (t *Tree) AddTree(name, src string) error {
 	if !root {
 		var err error
 		if n, err = cleanName(name); err != nil {
-			return err
+			return fmt.Errorf("initrd: %w", err)
 		}
 	}
 	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
