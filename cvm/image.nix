@@ -33,8 +33,8 @@ let
   # over PCI, virtio-blk for the input and result disks, and the SEV-SNP
   # guest driver for attestation.
   modules = [
-    "kernel/drivers/virtio/virtio.ko"
     "kernel/drivers/virtio/virtio_ring.ko"
+    "kernel/drivers/virtio/virtio.ko"
     "kernel/drivers/virtio/virtio_pci_legacy_dev.ko"
     "kernel/drivers/virtio/virtio_pci_modern_dev.ko"
     "kernel/drivers/virtio/virtio_pci.ko"
