@@ -128,7 +128,7 @@ func kettleFormat() *Format {
 
 // recogniseForeignFormat tells the foreign tool's formats apart by content:
 // by the size of the qualifying data of a vTPM quote (32 bytes until
-// c63a4f3, 48 since), and by which digest of provenance.json the bound data
+// c63a4f3, more since), and by which digest of provenance.json the bound data
 // begins with, the file's bytes' or its compact re-serialisation's. The
 // bound data is read before any signature is checked; it only picks the
 // rule, which the binding step then checks against the verified claims. A
@@ -140,6 +140,9 @@ func recogniseForeignFormat(prov []byte, ev *attest.Evidence, layout *foreignLay
 		file := sha256.Sum256(prov)
 		compact, cerr := attest.CompactJSONDigest(prov)
 		switch {
+		case len(bound) == 32:
+			// Only the oldest format gave the vTPM its bare checksum.
+			spec = formats[0]
 		case bytes.Equal(bound[:32], file[:]):
 			spec = formats[2]
 		case cerr == nil && bytes.Equal(bound[:32], compact):

@@ -198,7 +198,7 @@ func (v *verifier) binding(context.Context) (Status, string, error) {
 	if rest := bound[32+f.NonceSize:]; !isZero(rest) {
 		return "", "", fmt.Errorf("%s[%d:%d] is %x, expected zeros after the %s", where, 32+f.NonceSize, len(bound), rest, f.nonceWords())
 	}
-	detail := fmt.Sprintf("%s = %s %x", where, what, digest)
+	detail := fmt.Sprintf("%s = %s = %x", where, what, digest)
 	if f.Foreign() {
 		detail = fmt.Sprintf("foreign binding (format %s): %s", f.Version, detail)
 		if f.Binding.compact() {
