@@ -98,6 +98,15 @@ type Evidence struct {
 	// its quote binds the provenance differently (azsnp.BindingCompactJSON).
 	// Marshal writes such evidence in Kettle's shape.
 	Foreign bool `json:"-"`
+	// ForeignPlatform is the platform as the foreign tool's envelope names
+	// it ("snp", "gcp-snp", "tdx", "gcp-tdx", "az-snp", "az-tdx"); "" for
+	// Kettle's evidence.
+	ForeignPlatform string `json:"-"`
+	// EventLog is the CC event log (CCEL) of foreign tdx evidence, as the
+	// guest read it; no signature covers it.
+	EventLog []byte `json:"-"`
+	// AzTDX is the body of foreign az-tdx evidence.
+	AzTDX *azsnp.TDXEvidence `json:"-"`
 }
 
 // Devices that Evidence.Device names.
@@ -128,6 +137,9 @@ const MaxQuoteSize = 64 << 10
 func (e *Evidence) Marshal() ([]byte, error) {
 	if e == nil {
 		return nil, errors.New("encoding evidence: no evidence")
+	}
+	if e.Foreign && e.Platform != PlatformAzSNP {
+		return nil, fmt.Errorf("encoding evidence: %s evidence in the foreign tool's shape is read, not written", e.Platform)
 	}
 	if err := e.validate(); err != nil {
 		return nil, fmt.Errorf("encoding evidence: %w", err)
@@ -179,9 +191,9 @@ func DecodeEvidence(data []byte) (*Evidence, error) {
 		if ev.Version, err = decodeInt(raw); err != nil {
 			return nil, fmt.Errorf("version: %w", err)
 		}
-	case foreignAzSNP(members):
-		// The foreign tool's az-snp evidence has no version.
-		ev.Version, ev.Foreign = EvidenceVersion, true
+	case foreignEnvelope(members):
+		// The foreign tool's evidence has no version.
+		return decodeForeignEvidence(members)
 	default:
 		return nil, errors.New("version: missing")
 	}
@@ -250,14 +262,6 @@ func DecodeEvidence(data []byte) (*Evidence, error) {
 	return &ev, nil
 }
 
-// foreignAzSNP reports whether members are az-snp evidence in the foreign
-// tool's shape: exactly "platform" (az-snp) and "evidence".
-func foreignAzSNP(members map[string]json.RawMessage) bool {
-	p, err := decodeString(members["platform"])
-	_, body := members["evidence"]
-	return err == nil && Platform(p) == PlatformAzSNP && body && len(members) == 2
-}
-
 // validate checks what DecodeEvidence checks beyond JSON syntax.
 func (e *Evidence) validate() error {
 	if e.Version != EvidenceVersion {
@@ -273,6 +277,9 @@ func (e *Evidence) validate() error {
 	}
 	if e.AzSNP != nil && e.Platform != PlatformAzSNP {
 		return fmt.Errorf("evidence: only az-snp evidence has an evidence body, not %s", e.Platform)
+	}
+	if e.Foreign || e.Platform == PlatformAzTDX {
+		return e.validateForeign()
 	}
 	switch {
 	case e.Platform == PlatformNone:
@@ -367,7 +374,7 @@ func checkTDXCollateral(c map[string][]byte) error {
 
 func checkPlatform(p Platform) error {
 	switch {
-	case p.snp(), p.tdx(), p == PlatformAzSNP, p == PlatformNone:
+	case p.snp(), p.tdx(), p == PlatformAzSNP, p == PlatformAzTDX, p == PlatformNone:
 		return nil
 	case p.known():
 		return fmt.Errorf("platform: %s evidence is not supported in this build yet", p)

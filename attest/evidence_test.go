@@ -269,6 +269,10 @@ func FuzzDecodeEvidence(f *testing.F) {
 			}
 			return
 		}
+		if ev.Foreign {
+			checkForeignDecoded(t, ev)
+			return
+		}
 		okSize := false
 		switch {
 		case ev.Platform.snp():

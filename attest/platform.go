@@ -17,6 +17,10 @@ const (
 	PlatformSimSNP Platform = "sim-snp" // SEV-SNP report signed by Kettle's TEST-ONLY chain
 	PlatformSimTDX Platform = "sim-tdx" // TDX quote signed by a TEST-ONLY chain
 	PlatformNone   Platform = "none"    // no attestation
+	// PlatformAzTDX is Intel TDX behind Azure's vTPM (HCL report, TPM
+	// quote and TD quote). Kettle reads it in the foreign tool's bundles
+	// and does not attest on it, so Platforms does not list it.
+	PlatformAzTDX Platform = "az-tdx"
 )
 
 // Platforms lists every platform name, in the order help texts show them.
@@ -68,6 +72,12 @@ func (p Platform) snp() bool {
 // (az-snp wraps an SEV-SNP report), to which SEV-SNP policy applies.
 func (p Platform) snpClaims() bool {
 	return p.snp() || p == PlatformAzSNP
+}
+
+// tdxClaims reports whether verified evidence of p yields TDX claims
+// (az-tdx wraps a TD quote), to which TDX policy applies.
+func (p Platform) tdxClaims() bool {
+	return p.tdx() || p == PlatformAzTDX
 }
 
 // tdx reports whether p's evidence is a TD quote.

@@ -57,7 +57,7 @@ func (p *Policy) CheckTCB(c *Claims) (*Report, error) {
 		return r, p.checkAzSNP(c, r)
 	case c.Platform.snpClaims():
 		return r, p.checkSNP(c, r)
-	case c.Platform.tdx():
+	case c.Platform.tdxClaims():
 		return r, p.checkTDX(c, r)
 	}
 	return r, &PolicyError{"platforms", fmt.Sprintf("no requirements apply to platform %s", c.Platform)}
@@ -182,7 +182,7 @@ func (p *Policy) CheckMeasurement(c *Claims) (ok bool, detail string, err error)
 			}
 		}
 		return false, "", &PolicyError{"snp.measurements", fmt.Sprintf("MEASUREMENT %x is not among the %d allowed", c.Measurement, len(p.SNP.Measurements))}
-	case c.Platform.tdx():
+	case c.Platform.tdxClaims():
 		if p.TDX == nil || p.TDX.Measurements == nil {
 			return false, "", nil
 		}

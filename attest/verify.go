@@ -82,7 +82,7 @@ type Claims struct {
 // MarshalJSON encodes the claims with byte strings in lower-case hex.
 func (c Claims) MarshalJSON() ([]byte, error) {
 	var rtmrs, pcrs []string
-	if c.Platform.tdx() {
+	if c.Platform.tdxClaims() {
 		for _, r := range c.RTMRs {
 			rtmrs = append(rtmrs, hex.EncodeToString(r))
 		}
@@ -195,6 +195,9 @@ func Verify(ctx context.Context, ev *Evidence, opts VerifyOptions) (*Claims, err
 		if err := checkCollateral(opts.Collateral, CollateralSNPCRL); err != nil {
 			return nil, tcbError("supplied collateral: %w", err)
 		}
+	}
+	if ev.Foreign && ev.Platform != PlatformAzSNP {
+		return verifyForeign(ctx, ev, opts, now)
 	}
 	switch ev.Platform {
 	case PlatformSEVSNP:

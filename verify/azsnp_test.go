@@ -78,7 +78,7 @@ func TestVerifyKettleAzSNP(t *testing.T) {
 	}
 	nonce := sha256.Sum256([]byte("az-snp nonce"))
 	bundle := writeTestBundleWith(t, nonce, &fakeAzSNP{t, key})
-	rep := Verify(context.Background(), Options{Bundle: bundle, Nonce: &nonce, AllowSimulated: true})
+	rep := Verify(context.Background(), Options{Bundle: bundle, Nonce: nonce[:], AllowSimulated: true})
 	if !rep.OK || !rep.Simulated || rep.Foreign != "" || rep.Platform != attest.PlatformAzSNP {
 		t.Fatalf("az-snp bundle: %+v", rep)
 	}
@@ -88,7 +88,7 @@ func TestVerifyKettleAzSNP(t *testing.T) {
 		}
 	}
 	other := sha256.Sum256([]byte("another nonce"))
-	rep = Verify(context.Background(), Options{Bundle: bundle, Nonce: &other, AllowSimulated: true})
+	rep = Verify(context.Background(), Options{Bundle: bundle, Nonce: other[:], AllowSimulated: true})
 	if rep.OK || rep.Failed != StepBinding {
 		t.Fatalf("wrong nonce: %+v", rep)
 	}

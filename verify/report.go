@@ -32,7 +32,9 @@ const (
 	Pass    Status = "PASS"
 	Fail    Status = "FAIL"
 	Skipped Status = "SKIP"
-	NotRun  Status = "NOT RUN"
+	// Warn: the step's check holds, with warnings (Report.Warnings).
+	Warn   Status = "WARN"
+	NotRun Status = "NOT RUN"
 )
 
 // StepResult is one line of the verification report.
@@ -60,8 +62,13 @@ type Report struct {
 	// Foreign names the tool that made a bundle in another tool's layout,
 	// "" for Kettle's own bundles.
 	Foreign string `json:"foreign,omitempty"`
+	// FormatVersion names the foreign tool's format of the bundle.
+	FormatVersion string `json:"formatVersion,omitempty"`
 	// Binding says how the evidence binds provenance.json.
 	Binding string `json:"binding,omitempty"`
+	// Warnings lists, field by field, what did not fail verification but
+	// would under --strict.
+	Warnings []Warning `json:"warnings,omitempty"`
 
 	format *Format // what the bundle step read; nil when it failed
 }
@@ -94,8 +101,14 @@ func (r *Report) Verdict() string {
 	if r.Simulated {
 		s += " — SIMULATED evidence, signed by Kettle's TEST-ONLY key chain, proves nothing about hardware"
 	}
+	if len(r.Warnings) > 0 {
+		s += fmt.Sprintf(" — %d warning(s), listed above (--strict fails them)", len(r.Warnings))
+	}
 	if f := r.format; f != nil && f.Foreign() {
-		s += " — FOREIGN bundle made by " + f.Producer + ": " + f.Caveat
+		s += " — FOREIGN bundle made by " + f.Producer + ", format " + f.Version + ": " + f.Caveat
+		if len(f.Unchecked) > 0 {
+			s += "; checks Kettle could not make for this format: " + strings.Join(f.Unchecked, "; ")
+		}
 	}
 	return s
 }

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/kettle-build/kettle/attest"
 	"github.com/kettle-build/kettle/provenance"
@@ -26,9 +27,12 @@ type MeasurementSet interface {
 type Options struct {
 	// Bundle is the bundle directory or .tar file.
 	Bundle string
-	// Nonce, when set, must equal the nonce the evidence binds
-	// (report_data[32:64]).
-	Nonce *[32]byte
+	// Nonce, when set, must equal the nonce the evidence binds, in the
+	// size of the bundle's format: 32 bytes (report_data[32:64]) for
+	// Kettle's bundles, 16 for the foreign tool's since its c63a4f3. A
+	// nonce of another size, or one given for a format that carries none,
+	// fails the binding step.
+	Nonce []byte
 	// Measurement, when set, must equal the launch measurement in the report.
 	Measurement []byte
 	// Image, when set, must know the report's launch measurement as one of
@@ -44,6 +48,10 @@ type Options struct {
 	AllowUnattested bool
 	// Policy, when set, is applied at the tcb and measurement steps.
 	Policy *attest.Policy
+	// Strict turns every warning (a field of a foreign provenance the
+	// in-toto library refuses, a file no subject names) into a failure of
+	// the step that found it.
+	Strict bool
 	// Collateral, when set, replaces the evidence's collateral (AMD CRL;
 	// Intel TCB info, QE identity and CRLs).
 	Collateral map[string][]byte
@@ -84,6 +92,9 @@ type verifier struct {
 	// provenance and manifest steps
 	stmt     *provenance.Statement
 	manifest *provenance.Manifest
+	foreign  *foreignStatement // a foreign bundle's provenance
+	// warnings of the step running
+	warnings []Warning
 }
 
 // stepFunc runs one step. An error fails the step with its text as the
@@ -118,7 +129,16 @@ func (v *verifier) run(ctx context.Context) {
 			v.report.Steps = append(v.report.Steps, StepResult{Step: s.name, Status: NotRun, Detail: "not reached: an earlier link is broken"})
 			continue
 		}
+		v.warnings = nil
 		status, detail, err := s.run(ctx)
+		if err == nil && len(v.warnings) > 0 {
+			if v.opts.Strict {
+				err = fmt.Errorf("--strict: %d warning(s), the first: %s", len(v.warnings), v.warnings[0])
+			} else if status == Pass {
+				status = Warn
+			}
+		}
+		v.report.Warnings = append(v.report.Warnings, v.warnings...)
 		if err != nil {
 			status, detail = Fail, err.Error()
 			failed = true
@@ -128,5 +148,8 @@ func (v *verifier) run(ctx context.Context) {
 	}
 	v.report.OK = !failed
 }
+
+// warn records a warning of the step running.
+func (v *verifier) warn(w Warning) { v.warnings = append(v.warnings, w) }
 
 func (v *verifier) notChecked(s ...string) { v.report.NotChecked = append(v.report.NotChecked, s...) }

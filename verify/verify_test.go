@@ -126,7 +126,7 @@ func TestVerifyLinks(t *testing.T) {
 	nonce := sha256.Sum256([]byte("nonce"))
 	bundle := writeTestBundle(t, nonce, measurement)
 
-	good := Options{Bundle: bundle, Nonce: &nonce, Measurement: measurement, AllowSimulated: true}
+	good := Options{Bundle: bundle, Nonce: nonce[:], Measurement: measurement, AllowSimulated: true}
 	rep := Verify(context.Background(), good)
 	if !rep.OK {
 		t.Fatalf("good bundle failed at %s: %+v", rep.Failed, rep.Steps)
@@ -151,7 +151,7 @@ func TestVerifyLinks(t *testing.T) {
 	}{
 		{"simulated not allowed", Options{Bundle: bundle}, StepChain},
 		{"wrong measurement", Options{Bundle: bundle, AllowSimulated: true, Measurement: make([]byte, 48)}, StepMeasurement},
-		{"wrong nonce", Options{Bundle: bundle, AllowSimulated: true, Nonce: &otherNonce}, StepBinding},
+		{"wrong nonce", Options{Bundle: bundle, AllowSimulated: true, Nonce: otherNonce[:]}, StepBinding},
 		{"store path absent", Options{Bundle: bundle, AllowSimulated: true, Store: narHasher{}}, StepSubjects},
 		{"no bundle", Options{Bundle: filepath.Join(t.TempDir(), "none"), AllowSimulated: true}, StepBundle},
 	}
@@ -237,7 +237,7 @@ func TestVerifyDependencies(t *testing.T) {
 		}, "resolvedDependencies entry flake-input nixpkgs: the manifest has no leaf"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rep := Verify(context.Background(), Options{Bundle: writeEditedBundle(t, nonce, a, tc.edit), Nonce: &nonce, AllowSimulated: true})
+			rep := Verify(context.Background(), Options{Bundle: writeEditedBundle(t, nonce, a, tc.edit), Nonce: nonce[:], AllowSimulated: true})
 			if rep.OK || rep.Failed != StepDependencies {
 				t.Fatalf("ok=%t failed=%q, want a failure at %s: %+v", rep.OK, rep.Failed, StepDependencies, rep.Steps)
 			}

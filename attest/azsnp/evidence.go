@@ -117,24 +117,8 @@ func ParseEvidenceBody(data []byte) (*Evidence, error) {
 	}
 	ev := &Evidence{Version: *j.Version}
 	var err error
-	if ev.Quote.Signature, err = decodeHex(*j.TPMQuote.Signature); err != nil {
-		return nil, fmt.Errorf("evidence.tpm_quote.signature: %w", err)
-	}
-	if ev.Quote.Message, err = decodeHex(*j.TPMQuote.Message); err != nil {
-		return nil, fmt.Errorf("evidence.tpm_quote.message: %w", err)
-	}
-	if len(j.TPMQuote.PCRs) != NumPCRs {
-		return nil, fmt.Errorf("evidence.tpm_quote.pcrs: %d values, want %d (PCRs 0 to 23 of the SHA-256 bank)", len(j.TPMQuote.PCRs), NumPCRs)
-	}
-	for i, s := range j.TPMQuote.PCRs {
-		v, err := decodeHex(s)
-		if err != nil {
-			return nil, fmt.Errorf("evidence.tpm_quote.pcrs[%d]: %w", i, err)
-		}
-		if len(v) != 32 {
-			return nil, fmt.Errorf("evidence.tpm_quote.pcrs[%d]: %d bytes, want 32 (SHA-256)", i, len(v))
-		}
-		ev.Quote.PCRs = append(ev.Quote.PCRs, v)
+	if ev.Quote, err = decodeQuote(j.TPMQuote); err != nil {
+		return nil, err
 	}
 	if ev.HCLReport, err = decodeBase64URL(*j.HCLReport); err != nil {
 		return nil, fmt.Errorf("evidence.hcl_report: %w", err)
@@ -196,6 +180,32 @@ func (e *Evidence) Marshal() ([]byte, error) {
 		return nil, fmt.Errorf("encoding az-snp evidence: %w", err)
 	}
 	return append(out, '\n'), nil
+}
+
+// decodeQuote decodes evidence.tpm_quote, whose fields are present.
+func decodeQuote(j *quoteJSON) (Quote, error) {
+	var q Quote
+	var err error
+	if q.Signature, err = decodeHex(*j.Signature); err != nil {
+		return q, fmt.Errorf("evidence.tpm_quote.signature: %w", err)
+	}
+	if q.Message, err = decodeHex(*j.Message); err != nil {
+		return q, fmt.Errorf("evidence.tpm_quote.message: %w", err)
+	}
+	if len(j.PCRs) != NumPCRs {
+		return q, fmt.Errorf("evidence.tpm_quote.pcrs: %d values, want %d (PCRs 0 to 23 of the SHA-256 bank)", len(j.PCRs), NumPCRs)
+	}
+	for i, s := range j.PCRs {
+		v, err := decodeHex(s)
+		if err != nil {
+			return q, fmt.Errorf("evidence.tpm_quote.pcrs[%d]: %w", i, err)
+		}
+		if len(v) != 32 {
+			return q, fmt.Errorf("evidence.tpm_quote.pcrs[%d]: %d bytes, want 32 (SHA-256)", i, len(v))
+		}
+		q.PCRs = append(q.PCRs, v)
+	}
+	return q, nil
 }
 
 // decodeHex reads lower-case hex.

@@ -38,7 +38,7 @@ const (
 	HCLRequestType     = 2 // header request_type: an attestation request
 	RequestDataVersion = 1 // IGVM request data version
 	ReportTypeSNP      = 2 // IGVM report_type: SEV-SNP
-	ReportTypeTDX      = 4 // IGVM report_type: TDX (not read by this package)
+	ReportTypeTDX      = 4 // IGVM report_type: TDX (Azure TDX; see ParseTDXHCLReport)
 	HashTypeSHA256     = 1 // IGVM report_data_hash_type
 	HashTypeSHA384     = 2
 	HashTypeSHA512     = 3
@@ -72,7 +72,16 @@ type HCLReport struct {
 // covered by no signature, so this reader leaves them no freedom. Errors name
 // the field at fault and its offset, not the HCL report: the caller says
 // what it parsed.
-func ParseHCLReport(b []byte) (*HCLReport, error) {
+func ParseHCLReport(b []byte) (*HCLReport, error) { return parseHCLReport(b, ReportTypeSNP) }
+
+// ParseTDXHCLReport decodes an HCL report of a TDX guest (Azure TDX) as
+// strictly as ParseHCLReport does an SEV-SNP one. The hardware report area
+// (HCLReport.SNPReport, 1184 bytes) then holds the TDREPORT, which no
+// verifier outside the TD can authenticate; the TD quote is checked
+// instead.
+func ParseTDXHCLReport(b []byte) (*HCLReport, error) { return parseHCLReport(b, ReportTypeTDX) }
+
+func parseHCLReport(b []byte, reportType uint32) (*HCLReport, error) {
 	if len(b) > MaxHCLReportSize {
 		return nil, fmt.Errorf("%d bytes, more than the %d this reader accepts", len(b), MaxHCLReportSize)
 	}
@@ -113,10 +122,12 @@ func ParseHCLReport(b []byte) (*HCLReport, error) {
 	if r.RequestDataVersion != RequestDataVersion {
 		return nil, fmt.Errorf("request data version (offset %d) is %d, want %d", RequestDataOffset+4, r.RequestDataVersion, RequestDataVersion)
 	}
-	switch r.ReportType {
-	case ReportTypeSNP:
-	case ReportTypeTDX:
-		return nil, fmt.Errorf("report_type (offset %d) is %d (TDX); only SEV-SNP HCL reports are read", RequestDataOffset+8, r.ReportType)
+	switch {
+	case r.ReportType == reportType:
+	case reportType == ReportTypeSNP && r.ReportType == ReportTypeTDX:
+		return nil, fmt.Errorf("report_type (offset %d) is %d (TDX); only SEV-SNP HCL reports are read here", RequestDataOffset+8, r.ReportType)
+	case reportType == ReportTypeTDX:
+		return nil, fmt.Errorf("report_type (offset %d) is %d, want %d (TDX)", RequestDataOffset+8, r.ReportType, ReportTypeTDX)
 	default:
 		return nil, fmt.Errorf("report_type (offset %d) is %d, want %d (SEV-SNP)", RequestDataOffset+8, r.ReportType, ReportTypeSNP)
 	}
@@ -210,6 +221,23 @@ func NewHCLReport(snpReport, runtimeClaims []byte, padding int) ([]byte, error) 
 	r := &HCLReport{
 		Version: HCLVersion, RequestType: HCLRequestType, SNPReport: snpReport,
 		RequestDataVersion: RequestDataVersion, ReportType: ReportTypeSNP, HashType: HashTypeSHA256,
+		RuntimeClaims: runtimeClaims, Padding: padding,
+	}
+	return r.Marshal()
+}
+
+// NewTDXHCLReport returns the HCL report the paravisor of a TDX guest would
+// write for a hardware report area (a TDREPORT, at most 1184 bytes,
+// zero-padded) and runtime claims (hash type SHA-256).
+func NewTDXHCLReport(tdReport, runtimeClaims []byte, padding int) ([]byte, error) {
+	if len(tdReport) > abi.ReportSize {
+		return nil, fmt.Errorf("HCL report: TD report of %d bytes, more than the %d-byte hardware report area", len(tdReport), abi.ReportSize)
+	}
+	area := make([]byte, abi.ReportSize)
+	copy(area, tdReport)
+	r := &HCLReport{
+		Version: HCLVersion, RequestType: HCLRequestType, SNPReport: area,
+		RequestDataVersion: RequestDataVersion, ReportType: ReportTypeTDX, HashType: HashTypeSHA256,
 		RuntimeClaims: runtimeClaims, Padding: padding,
 	}
 	return r.Marshal()

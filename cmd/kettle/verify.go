@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -22,7 +24,7 @@ const maxPolicyFile = 1 << 20
 func newVerifyCommand() *cobra.Command {
 	var (
 		nonceHex, measurementHex, policyFile, collateralDir, imageDir string
-		useStore, allowSim, allowUnattested, asJSON                   bool
+		useStore, allowSim, allowUnattested, asJSON, strict           bool
 	)
 	cmd := &cobra.Command{
 		Use:   "verify BUNDLE",
@@ -36,10 +38,15 @@ Any failure exits non-zero and names the broken link.
 Without --policy, verify still checks the chain to the vendor root, Kettle's baseline
 (no debug guest, no migration agent, consistent firmware TCB), the binding, and the
 measurement given by --measurement, and lists the checks it did not make. A bundle
-built with --attest none is UNATTESTED and fails unless --allow-unattested is given.`,
+built with --attest none is UNATTESTED and fails unless --allow-unattested is given.
+
+Bundles of the foreign attested-build tool (github.com/confidential-dot-ai/kettle,
+formerly lunal-dev/kettle) are verified too, as FOREIGN, by the rules of their
+format: its binding, its raw artifacts, its lock file and its input Merkle root;
+the fields of its provenance that in-toto refuses are warnings, failures with --strict.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := verify.Options{Bundle: args[0], AllowSimulated: allowSim, AllowUnattested: allowUnattested}
+			opts := verify.Options{Bundle: args[0], AllowSimulated: allowSim, AllowUnattested: allowUnattested, Strict: strict}
 			if useStore {
 				opts.Store = storeHasher{}
 			}
@@ -60,13 +67,11 @@ built with --attest none is UNATTESTED and fails unless --allow-unattested is gi
 				opts.Collateral = col
 			}
 			if nonceHex != "" {
-				b, err := parseHexN("nonce", nonceHex, 32)
+				n, err := parseNonce(nonceHex)
 				if err != nil {
 					return &exitError{2, err}
 				}
-				var n [32]byte
-				copy(n[:], b)
-				opts.Nonce = &n
+				opts.Nonce = n
 			}
 			if imageDir != "" {
 				m, err := image.ReadMeasurements(imageDir)
@@ -101,7 +106,8 @@ built with --attest none is UNATTESTED and fails unless --allow-unattested is gi
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&nonceHex, "nonce", "", "expected nonce in report_data[32:64], hex (32 bytes)")
+	f.StringVar(&nonceHex, "nonce", "", "expected nonce, hex: 32 bytes (report_data[32:64]) for Kettle's bundles, 16 for the foreign tool's (a UUID's dashes allowed)")
+	f.BoolVar(&strict, "strict", false, "fail on every warning (a foreign provenance field the in-toto library refuses, a file no subject names)")
 	f.StringVar(&measurementHex, "measurement", "", "expected launch measurement, hex (48 bytes)")
 	f.StringVar(&imageDir, "image", "", "a Kettle CVM image directory (or its measurement.json): the launch measurement must be one of its VM shapes'")
 	f.BoolVar(&useStore, "store", false, "re-hash the subjects from the local Nix store instead of artifacts/")
@@ -113,6 +119,9 @@ built with --attest none is UNATTESTED and fails unless --allow-unattested is gi
 	return cmd
 }
 
+// maxWarningLines bounds the warnings the table prints; --json has them all.
+const maxWarningLines = 20
+
 func printReport(w io.Writer, r *verify.Report) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "STEP\tRESULT\tDETAIL")
@@ -120,6 +129,13 @@ func printReport(w io.Writer, r *verify.Report) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Step, s.Status, s.Detail)
 	}
 	tw.Flush()
+	for i, wn := range r.Warnings {
+		if i == maxWarningLines {
+			fmt.Fprintf(w, "WARN %d more warning(s): see --json\n", len(r.Warnings)-i)
+			break
+		}
+		fmt.Fprintf(w, "WARN %s: %s\n", wn.Step, wn)
+	}
 	for _, n := range r.NotChecked {
 		fmt.Fprintf(w, "not checked: %s\n", n)
 	}
@@ -135,4 +151,18 @@ func (storeHasher) NarSHA256(ctx context.Context, storePath string) ([32]byte, e
 		return [32]byte{}, err
 	}
 	return h[storePath].SHA256, nil
+}
+
+// parseNonce reads --nonce: hex, with the dashes of a UUID allowed, of one
+// of the sizes a bundle format binds (32 bytes for Kettle's, 16 for the
+// foreign tool's); the binding step checks it against the bundle's.
+func parseNonce(s string) ([]byte, error) {
+	b, err := hex.DecodeString(strings.ReplaceAll(strings.TrimPrefix(strings.ToLower(s), "0x"), "-", ""))
+	if err != nil {
+		return nil, fmt.Errorf("--nonce: not hex: %w", err)
+	}
+	if len(b) != 32 && len(b) != 16 {
+		return nil, fmt.Errorf("--nonce: %d bytes; Kettle's bundles bind a 32-byte nonce (64 hex digits), the foreign tool's a 16-byte one (32 hex digits)", len(b))
+	}
+	return b, nil
 }

@@ -399,7 +399,7 @@ func (b *vmBuild) verifyAndWrite(ctx context.Context) error {
 	nonce := b.opts.Nonce
 	rep := verify.Verify(ctx, verify.Options{
 		Bundle:         tmp,
-		Nonce:          &nonce,
+		Nonce:          nonce[:],
 		Image:          b.measurements,
 		Measurement:    b.measurement,
 		AllowSimulated: b.opts.Platform.Simulated(),

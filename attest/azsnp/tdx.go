@@ -1,0 +1,205 @@
+package azsnp
+
+import (
+	"bytes"
+	"context"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/kettle-build/kettle/internal/strictjson"
+)
+
+// TDXPlatform is the platform name of Azure TDX evidence, as the foreign
+// attested-build tool's attestation library writes it.
+const TDXPlatform = "az-tdx"
+
+// MaxTDQuoteSize bounds the TD quote of Azure TDX evidence.
+const MaxTDQuoteSize = 64 << 10
+
+// TDXEvidence is the body of Azure TDX evidence, as the foreign
+// attested-build tool's attestation library writes it
+// (github.com/confidential-dot-ai/attestation-rs, commit 026cbda,
+// src/platforms/az_tdx/evidence.rs and attest.rs):
+//
+//	{
+//	  "version": 1,
+//	  "tpm_quote": {"signature": "<hex>", "message": "<hex>", "pcrs": ["<hex>", …]},
+//	  "hcl_report": "<unpadded base64url: the HCL report, report type TDX>",
+//	  "td_quote": "<unpadded base64url: the TD quote Azure's IMDS returned>"
+//	}
+//
+// The quote's qualifying data is the caller's report data, unpadded; the
+// TD quote's REPORTDATA begins with the SHA-256 of the HCL runtime claims,
+// which name the vTPM attestation key.
+type TDXEvidence struct {
+	Version   int
+	Quote     Quote
+	HCLReport []byte
+	TDQuote   []byte
+}
+
+// ParseTDXEvidenceBody reads the body of Azure TDX evidence as strictly as
+// ParseEvidenceBody reads az-snp's: every field required, no other field.
+func ParseTDXEvidenceBody(data []byte) (*TDXEvidence, error) {
+	var j struct {
+		Version   *int       `json:"version"`
+		TPMQuote  *quoteJSON `json:"tpm_quote"`
+		HCLReport *string    `json:"hcl_report"`
+		TDQuote   *string    `json:"td_quote"`
+	}
+	if err := strictjson.Unmarshal(data, &j); err != nil {
+		return nil, fmt.Errorf("evidence: %w", err)
+	}
+	switch {
+	case j.Version == nil:
+		return nil, errors.New("evidence.version: missing")
+	case *j.Version != EvidenceVersion:
+		return nil, fmt.Errorf("evidence.version: %d is not supported (want %d)", *j.Version, EvidenceVersion)
+	case j.TPMQuote == nil:
+		return nil, errors.New("evidence.tpm_quote: missing")
+	case j.TPMQuote.Signature == nil:
+		return nil, errors.New("evidence.tpm_quote.signature: missing")
+	case j.TPMQuote.Message == nil:
+		return nil, errors.New("evidence.tpm_quote.message: missing")
+	case j.TPMQuote.PCRs == nil:
+		return nil, errors.New("evidence.tpm_quote.pcrs: missing")
+	case j.HCLReport == nil:
+		return nil, errors.New("evidence.hcl_report: missing")
+	case j.TDQuote == nil:
+		return nil, errors.New("evidence.td_quote: missing")
+	}
+	ev := &TDXEvidence{Version: *j.Version}
+	var err error
+	if ev.Quote, err = decodeQuote(j.TPMQuote); err != nil {
+		return nil, err
+	}
+	if ev.HCLReport, err = decodeBase64URL(*j.HCLReport); err != nil {
+		return nil, fmt.Errorf("evidence.hcl_report: %w", err)
+	}
+	if ev.TDQuote, err = decodeBase64URL(*j.TDQuote); err != nil {
+		return nil, fmt.Errorf("evidence.td_quote: %w", err)
+	}
+	if len(ev.TDQuote) == 0 || len(ev.TDQuote) > MaxTDQuoteSize {
+		return nil, fmt.Errorf("evidence.td_quote: %d bytes, want 1 to %d", len(ev.TDQuote), MaxTDQuoteSize)
+	}
+	return ev, nil
+}
+
+// MarshalBody returns the compact JSON of the evidence body, in the field
+// order of the type's documentation.
+func (e *TDXEvidence) MarshalBody() ([]byte, error) {
+	pcrs := make([]string, len(e.Quote.PCRs))
+	for i, p := range e.Quote.PCRs {
+		pcrs[i] = hex.EncodeToString(p)
+	}
+	return json.Marshal(struct {
+		Version  int `json:"version"`
+		TPMQuote struct {
+			Signature string   `json:"signature"`
+			Message   string   `json:"message"`
+			PCRs      []string `json:"pcrs"`
+		} `json:"tpm_quote"`
+		HCLReport string `json:"hcl_report"`
+		TDQuote   string `json:"td_quote"`
+	}{
+		Version: e.Version,
+		TPMQuote: struct {
+			Signature string   `json:"signature"`
+			Message   string   `json:"message"`
+			PCRs      []string `json:"pcrs"`
+		}{hex.EncodeToString(e.Quote.Signature), hex.EncodeToString(e.Quote.Message), pcrs},
+		HCLReport: base64.RawURLEncoding.EncodeToString(e.HCLReport),
+		TDQuote:   base64.RawURLEncoding.EncodeToString(e.TDQuote),
+	})
+}
+
+// TDQuoteVerifier verifies a TD quote up to a pinned Intel (or, for which
+// it returns simulated, TEST-ONLY) root and returns its REPORTDATA.
+// Package attest provides one.
+type TDQuoteVerifier func(ctx context.Context, quote []byte) (reportData [64]byte, simulated bool, err error)
+
+// TDXClaims is what verified Azure TDX evidence says of the vTPM half.
+type TDXClaims struct {
+	// Simulated is true when the TD quote was signed by a TEST-ONLY chain.
+	Simulated bool
+	// HCL is the decoded HCL report.
+	HCL *HCLReport
+	// RuntimeClaims are the runtime claims the TD quote commits to.
+	RuntimeClaims *RuntimeClaims
+	// AK is the vTPM attestation key the runtime claims name.
+	AK *rsa.PublicKey
+	// Quote is the decoded quote the AK signed.
+	Quote *QuoteInfo
+	// PCRs are the 24 SHA-256 PCR values the quote commits to.
+	PCRs [][]byte
+	// ExtraData is the quote's qualifying data: the caller's binding.
+	ExtraData []byte
+}
+
+// VerifyTDX checks Azure TDX evidence: the HCL report (TDX type), the TD
+// quote with verifyQuote, that the quote's REPORTDATA begins with the hash
+// of the HCL runtime claims (the attestation library checks its first 32
+// bytes against their SHA-256; so does this), the vTPM attestation key they
+// name, its signature of the TPM quote, and the PCR values. Failures are
+// *StepError; a verifyQuote error is wrapped in a StepSNPReport error
+// (the hardware report's step).
+func VerifyTDX(ctx context.Context, ev *TDXEvidence, verifyQuote TDQuoteVerifier) (*TDXClaims, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if verifyQuote == nil {
+		return nil, errors.New("azsnp.VerifyTDX: no TD quote verifier given")
+	}
+	if ev == nil {
+		return nil, stepError(StepEvidence, errors.New("no evidence"))
+	}
+	if ev.Version != EvidenceVersion {
+		return nil, stepError(StepEvidence, fmt.Errorf("version %d is not supported (want %d)", ev.Version, EvidenceVersion))
+	}
+	hcl, err := ParseTDXHCLReport(ev.HCLReport)
+	if err != nil {
+		return nil, stepError(StepHCLReport, err)
+	}
+	c := &TDXClaims{HCL: hcl}
+	rd, sim, err := verifyQuote(ctx, ev.TDQuote)
+	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, cerr
+		}
+		return nil, stepError(StepSNPReport, err)
+	}
+	c.Simulated = sim
+	sum, err := hcl.RuntimeClaimsDigest()
+	if err != nil {
+		return nil, stepError(StepRuntimeClaims, err)
+	}
+	if !bytes.Equal(rd[:len(sum)], sum) {
+		return nil, stepError(StepRuntimeClaims, fmt.Errorf("TD quote REPORTDATA is %x, want it to begin with the hash of the runtime claims %x", rd, sum))
+	}
+	if c.RuntimeClaims, err = ParseRuntimeClaims(hcl.RuntimeClaims); err != nil {
+		return nil, stepError(StepRuntimeClaims, err)
+	}
+	if c.AK, err = c.RuntimeClaims.AK(); err != nil {
+		return nil, stepError(StepAK, err)
+	}
+	if c.Quote, err = ParseQuoteMessage(ev.Quote.Message); err != nil {
+		return nil, stepError(StepQuote, err)
+	}
+	if err := ev.Quote.CheckSignature(c.AK); err != nil {
+		return nil, stepError(StepQuote, err)
+	}
+	c.ExtraData = c.Quote.ExtraData
+	digest, err := PCRDigest(ev.Quote.PCRs)
+	if err != nil {
+		return nil, stepError(StepPCRs, err)
+	}
+	if !bytes.Equal(digest, c.Quote.PCRDigest) {
+		return nil, stepError(StepPCRs, fmt.Errorf("SHA-256 of the 24 PCR values is %x, but the quote's PCR digest is %x", digest, c.Quote.PCRDigest))
+	}
+	c.PCRs = ev.Quote.PCRs
+	return c, nil
+}
