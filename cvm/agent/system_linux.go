@@ -56,7 +56,7 @@ func (s *linuxSystem) Setup(ctx context.Context) error {
 			return fmt.Errorf("mounting %s on %s: %w", m.fstype, m.dst, err)
 		}
 	}
-	if err := loadModules(ModulesFile); err != nil {
+	if err := loadModules(ModulesFile, s.logf); err != nil {
 		return err
 	}
 	if err := s.findDisks(ctx); err != nil {
@@ -66,8 +66,9 @@ func (s *linuxSystem) Setup(ctx context.Context) error {
 }
 
 // loadModules loads the modules listed in file, in order; one already
-// loaded (or built in) is no error.
-func loadModules(file string) error {
+// loaded (or built in) is no error, nor is one whose device this VM does not
+// have (the SEV-SNP guest driver in a plain VM), which is logged.
+func loadModules(file string, logf func(string, ...any)) error {
 	f, err := os.Open(file)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -88,7 +89,11 @@ func loadModules(file string) error {
 		}
 		err = unix.FinitModule(int(m.Fd()), "", 0)
 		m.Close()
-		if err != nil && !errors.Is(err, unix.EEXIST) {
+		switch {
+		case err == nil, errors.Is(err, unix.EEXIST):
+		case errors.Is(err, unix.ENODEV):
+			logf("module %s: no such device in this VM, not loaded", filepath.Base(p))
+		default:
 			return fmt.Errorf("loading module %s: %w", p, err)
 		}
 	}
