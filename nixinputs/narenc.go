@@ -137,6 +137,15 @@ func (e *narEncoder) pad(n uint64) error {
 
 // str writes a NAR string: length, bytes, zero padding to 8 bytes.
 func (e *narEncoder) str(s string) error {
+	// Most tokens fit in the chunk being laid out: write them in one go.
+	if n := 8 + (len(s)+7)&^7; cap(e.buf)-len(e.buf) >= n {
+		b := e.buf[len(e.buf) : len(e.buf)+n]
+		binary.LittleEndian.PutUint64(b, uint64(len(s)))
+		clear(b[8+copy(b[8:], s):])
+		e.buf = e.buf[:len(e.buf)+n]
+		e.size += uint64(n)
+		return nil
+	}
 	if err := e.u64(uint64(len(s))); err != nil {
 		return err
 	}
