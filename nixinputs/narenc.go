@@ -52,11 +52,10 @@ import (
 
 // narEncoder walks a tree and lays its NAR out in chunks (narpipe.go): it
 // writes the NAR's own tokens itself and, for file contents, opens the file
-// and reserves the bytes, which reader goroutines then fill in. It does
-// everything the layout depends on (listing, open, fstat); the readers do the
-// bulk of the system time (read, close), and the consumer only hashes or
-// writes. Nothing is copied twice: file contents are read straight into the
-// chunk the consumer receives.
+// and reserves the bytes, which are read in once the chunk is handed over
+// (by the producer, or by the consumer when it has caught up). Nothing is
+// copied twice: file contents are read straight into the chunk the consumer
+// hashes or writes.
 type narEncoder struct {
 	ctx   context.Context
 	cur   *narChunk                          // chunk being laid out
@@ -359,7 +358,7 @@ func (e *narEncoder) regular(dirfd int, name string) error {
 }
 
 // regularTokens writes a regular file's tokens up to its padded contents, and
-// takes over fd: it is closed here or by a reader.
+// takes over fd: it is closed here or by the last fill of its contents.
 func (e *narEncoder) regularTokens(fd int, exec bool, size int64, name string) error {
 	if err := e.strs("(", "type", "regular"); err != nil {
 		unix.Close(fd)
@@ -391,8 +390,8 @@ func (e *narEncoder) regularTokens(fd int, exec bool, size int64, name string) e
 }
 
 // contents reserves the next size bytes of output for the file fd, to be
-// filled in by the readers, chunk by chunk. It takes over fd: the last of the
-// file's readers (or contents itself) closes it.
+// filled in chunk by chunk once each is handed over. It takes over fd: the
+// last of the file's fills (or contents itself) closes it.
 func (e *narEncoder) contents(fd int, size int64, name string) error {
 	if len(e.files) == cap(e.files) {
 		e.files = make([]narFile, 0, 256)
@@ -400,8 +399,8 @@ func (e *narEncoder) contents(fd int, size int64, name string) error {
 	e.files = e.files[:len(e.files)+1]
 	f := &e.files[len(e.files)-1]
 	*f = narFile{fd: fd, size: size, dir: e.dir(), name: name}
-	// The walker holds one reference while laying the file out, so that
-	// readers cannot close it between parts.
+	// The walker holds one reference while laying the file out, so that a
+	// fill cannot close it between parts.
 	f.refs.Store(1)
 	defer f.release()
 	for off := int64(0); off < size; {
