@@ -52,11 +52,10 @@ import (
 
 // narEncoder walks a tree and lays its NAR out in chunks (narpipe.go): it
 // writes the NAR's own tokens itself and, for file contents, opens the file
-// and reserves the bytes, which reader goroutines then fill in. It does
-// everything the layout depends on (listing, open, fstat); the readers do the
-// bulk of the system time (read, close), and the consumer only hashes or
-// writes. Nothing is copied twice: file contents are read straight into the
-// chunk the consumer receives.
+// and reserves the bytes, which are read in once the chunk is handed over
+// (by the producer, or by the consumer when it has caught up). Nothing is
+// copied twice: file contents are read straight into the chunk the consumer
+// hashes or writes.
 type narEncoder struct {
 	ctx   context.Context
 	cur   *narChunk                          // chunk being laid out
@@ -137,6 +136,15 @@ func (e *narEncoder) pad(n uint64) error {
 
 // str writes a NAR string: length, bytes, zero padding to 8 bytes.
 func (e *narEncoder) str(s string) error {
+	// Most tokens fit in the chunk being laid out: write them in one go.
+	if n := 8 + (len(s)+7)&^7; cap(e.buf)-len(e.buf) >= n {
+		b := e.buf[len(e.buf) : len(e.buf)+n]
+		binary.LittleEndian.PutUint64(b, uint64(len(s)))
+		clear(b[8+copy(b[8:], s):])
+		e.buf = e.buf[:len(e.buf)+n]
+		e.size += uint64(n)
+		return nil
+	}
 	if err := e.u64(uint64(len(s))); err != nil {
 		return err
 	}
@@ -350,7 +358,7 @@ func (e *narEncoder) regular(dirfd int, name string) error {
 }
 
 // regularTokens writes a regular file's tokens up to its padded contents, and
-// takes over fd: it is closed here or by a reader.
+// takes over fd: it is closed here or by the last fill of its contents.
 func (e *narEncoder) regularTokens(fd int, exec bool, size int64, name string) error {
 	if err := e.strs("(", "type", "regular"); err != nil {
 		unix.Close(fd)
@@ -382,8 +390,8 @@ func (e *narEncoder) regularTokens(fd int, exec bool, size int64, name string) e
 }
 
 // contents reserves the next size bytes of output for the file fd, to be
-// filled in by the readers, chunk by chunk. It takes over fd: the last of the
-// file's readers (or contents itself) closes it.
+// filled in chunk by chunk once each is handed over. It takes over fd: the
+// last of the file's fills (or contents itself) closes it.
 func (e *narEncoder) contents(fd int, size int64, name string) error {
 	if len(e.files) == cap(e.files) {
 		e.files = make([]narFile, 0, 256)
@@ -391,8 +399,8 @@ func (e *narEncoder) contents(fd int, size int64, name string) error {
 	e.files = e.files[:len(e.files)+1]
 	f := &e.files[len(e.files)-1]
 	*f = narFile{fd: fd, size: size, dir: e.dir(), name: name}
-	// The walker holds one reference while laying the file out, so that
-	// readers cannot close it between parts.
+	// The walker holds one reference while laying the file out, so that a
+	// fill cannot close it between parts.
 	f.refs.Store(1)
 	defer f.release()
 	for off := int64(0); off < size; {

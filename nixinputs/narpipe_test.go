@@ -10,9 +10,11 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // refNAR serialises root independently of the encoder, with os.ReadDir and
@@ -200,5 +202,49 @@ func TestHashPathShrunkFile(t *testing.T) {
 	}
 	if after := openFDs(t); after != before {
 		t.Errorf("%d files open before, %d after", before, after)
+	}
+}
+
+// TestNARCancelStopsGoroutines cancels hashing part-way, from the consumer
+// and from outside, and checks that the pipeline's goroutine is gone and its
+// files closed once the call returns.
+func TestNARCancelStopsGoroutines(t *testing.T) {
+	root := makeBigTree(t)
+	before, fds := runtime.NumGoroutine(), openFDs(t)
+	nh := newNarHasher()
+	for i := 0; i < 10; i++ {
+		// Cancelled by the consumer from its first chunk on, while the
+		// producer is well into the tree.
+		ctx, cancel := context.WithCancel(context.Background())
+		_, err := nh.pool.run(ctx, root, func([]byte) error {
+			cancel()
+			return nil
+		})
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("cancelled after chunk 1: error %v, want context.Canceled", err)
+		}
+
+		// Cancelled from another goroutine while HashPaths runs.
+		ctx, cancel = context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() {
+			_, err := HashPaths(ctx, []string{root, filepath.Join(root, "d1"), filepath.Join(root, "d2")}, 2)
+			done <- err
+		}()
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("HashPaths cancelled: error %v", err)
+		}
+	}
+	// A goroutine that has returned may be counted for a moment longer.
+	for i := 0; runtime.NumGoroutine() > before && i < 500; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if after := runtime.NumGoroutine(); after > before {
+		buf := make([]byte, 1<<16)
+		t.Errorf("%d goroutines before, %d after cancelling:\n%s", before, after, buf[:runtime.Stack(buf, true)])
+	}
+	if after := openFDs(t); after != fds {
+		t.Errorf("%d files open before, %d after", fds, after)
 	}
 }
