@@ -359,7 +359,7 @@ func (b *vmBuild) runVM(ctx context.Context) error {
 		b.setTiming("agent/"+k, v)
 	}
 	if !out.OK {
-		return fmt.Errorf("the build inside the VM failed: %s", out.Error)
+		return fmt.Errorf("the build inside the VM failed: %s%s", out.Error, consoleTail(res.Console))
 	}
 	b.bundle = bundle
 	return nil
