@@ -172,6 +172,9 @@ func (a *run) driver() *nixinputs.Driver {
 func NixConfText(cacheDir string) string {
 	return strings.Join([]string{
 		"substituters = file://" + cacheDir,
+		// Nix turns substitution off by itself in a VM without network
+		// ("you don't have Internet access") unless it is set.
+		"substitute = true",
 		"trusted-substituters =",
 		"trusted-public-keys =",
 		"require-sigs = true",
