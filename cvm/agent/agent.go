@@ -150,6 +150,8 @@ func (a *run) readInputs(ctx context.Context, cacheDir string) error {
 	if err := writeNixConf(a.cfg.NixConf, cacheDir); err != nil {
 		return err
 	}
+	narinfos, _ := filepath.Glob(filepath.Join(cacheDir, "*.narinfo"))
+	a.logf("input cache: %d path(s); %s: substituters = file://%s, require-sigs = true", len(narinfos), a.cfg.NixConf, cacheDir)
 	if len(a.req.Substitute) == 0 {
 		return nil
 	}
@@ -161,8 +163,12 @@ func (a *run) readInputs(ctx context.Context, cacheDir string) error {
 	return nil
 }
 
+// driver runs the VM's nix with the agent's nix.conf as a user
+// configuration file too: Nix 2.8 takes the system file's settings as
+// defaults, which its no-network check then overrides (it turns
+// substitution off), but keeps what a user file sets.
 func (a *run) driver() *nixinputs.Driver {
-	return &nixinputs.Driver{Nix: a.cfg.Nix, Stderr: a.cfg.Log}
+	return &nixinputs.Driver{Nix: a.cfg.Nix, Stderr: a.cfg.Log, Env: []string{"NIX_USER_CONF_FILES=" + a.cfg.NixConf}}
 }
 
 // NixConfText is the Nix configuration inside the VM: the host's cache as
@@ -173,7 +179,7 @@ func NixConfText(cacheDir string) string {
 	return strings.Join([]string{
 		"substituters = file://" + cacheDir,
 		// Nix turns substitution off by itself in a VM without network
-		// ("you don't have Internet access") unless it is set.
+		// ("you don't have Internet access") unless a user file sets it.
 		"substitute = true",
 		"trusted-substituters =",
 		"trusted-public-keys =",
