@@ -169,7 +169,7 @@ func testVMBuild(t *testing.T, imageDir string) {
 			{"no kernel", noKernel, "path:" + hello, "no bzImage", nil},
 			{"measurement.json disagrees", lying, "path:" + hello, "but its files measure", nil},
 			{"build fails inside the VM", imageDir, "path:" + failing + "#broken", "the-compiler-said-no", nil},
-			{"the VM hangs", imageDir, "path:" + hello, "timed out", []string{"--timeout", "3s"}},
+			{"the VM hangs", imageDir, "path:" + hello, "timeout: killed", []string{"--timeout", "3s"}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				out := filepath.Join(t.TempDir(), "b.tar")
