@@ -37,7 +37,7 @@ const (
 	narChunkSize = 1024 << 10
 	// narChunks is the number of chunks one pipeline has in flight, and so
 	// how far the producer may run ahead of the consumer.
-	narChunks = 16
+	narChunks = 48
 )
 
 // narChunk is one piece of NAR output.
