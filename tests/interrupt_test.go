@@ -12,30 +12,13 @@ import (
 	"time"
 )
 
-// slowFlake builds one derivation that sleeps until it is killed; SALT
-// makes its store path new each run.
-const slowFlake = `{
-  inputs.busybox = { url = "path:/bin/busybox"; flake = false; };
-  outputs = { self, busybox }: let
-    system = "x86_64-linux";
-    bb = derivation {
-      name = "busybox-bin"; inherit system;
-      builder = "builtin:unpack-channel"; channelName = "bin";
-      src = builtins.toFile "busybox.mtree" ''
-        #mtree
-        ./bin type=dir mode=0555
-        ./bin/busybox type=link link=${busybox}
-      '';
-    };
-  in {
-    packages.${system}.default = derivation {
-      name = "slow-SALT"; inherit system;
-      builder = "${bb}/bin/busybox";
-      args = [ "sh" "-c" "sleep 600; echo done > $out" ];
-    };
-  };
+// slowFlake is failingFlake with a builder that sleeps until it is killed;
+// SALT makes its store path new each run. Its attribute is #broken.
+func slowFlake(salt string) string {
+	f := strings.Replace(failingFlake, `name = "broken"`, `name = "slow-`+salt+`"`, 1)
+	return strings.Replace(f, `args = [ "sh" "-c" "echo the-compiler-said-no >&2; exit 3" ];`,
+		`args = [ "sh" "-c" "sleep 600; echo done > $out" ];`, 1)
 }
-`
 
 // processesMatching lists the PIDs whose command line contains s.
 func processesMatching(t *testing.T, s string) []string {
@@ -65,9 +48,9 @@ func TestBuildInterrupted(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			salt := "kettle-interrupt-" + filepath.Base(t.TempDir())
-			flake := writeFlake(t, strings.ReplaceAll(slowFlake, "SALT", salt), true)
+			flake := writeFlake(t, slowFlake(salt), true)
 			outDir := t.TempDir()
-			cmd := exec.Command(e2e.kettle, "build", "--attest", "sim-snp", "-o", filepath.Join(outDir, "bundle"), "path:"+flake)
+			cmd := exec.Command(e2e.kettle, "build", "--attest", "sim-snp", "-o", filepath.Join(outDir, "bundle"), "path:"+flake+"#broken")
 			stderr, err := cmd.StderrPipe()
 			if err != nil {
 				t.Fatal(err)

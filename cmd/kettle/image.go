@@ -2,12 +2,11 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kettle-build/kettle/cvm/image"
+	"github.com/kettle-build/kettle/internal/atomicfile"
 )
 
 func newImageCommand() *cobra.Command {
@@ -53,7 +52,7 @@ says so in "snpCovers"; kettle verify --image repeats it.`,
 				_, err = cmd.OutOrStdout().Write(data)
 				return err
 			}
-			return writeFileAtomic(output, data)
+			return atomicfile.Write(output, data, 0o644)
 		},
 	}
 	f := cmd.Flags()
@@ -63,27 +62,4 @@ says so in "snpCovers"; kettle verify --image repeats it.`,
 	f.StringVar(&files.Cmdline, "append", "", "the kernel command line")
 	f.StringVarP(&output, "output", "o", "", "where to write measurement.json (default: standard output)")
 	return cmd
-}
-
-// writeFileAtomic writes data to a temporary sibling of p and renames it
-// into place, so that p is never a partial file.
-func writeFileAtomic(p string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Rename(tmp.Name(), p); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/kettle-build/kettle/cvm/agent"
 	"github.com/kettle-build/kettle/cvm/image"
 	"github.com/kettle-build/kettle/cvm/launch"
+	"github.com/kettle-build/kettle/internal/atomicfile"
 	"github.com/kettle-build/kettle/internal/inputfile"
 	"github.com/kettle-build/kettle/nixcache"
 	"github.com/kettle-build/kettle/nixinputs"
@@ -412,7 +413,7 @@ func (b *vmBuild) verifyAndWrite(ctx context.Context) error {
 }
 
 // moveFile puts the verified bundle at dst: a rename where the two are on
-// one file system, else a copy to a temporary sibling and a rename.
+// one file system, else an atomic copy.
 func moveFile(src, dst string) error {
 	if err := os.Rename(src, dst); err == nil {
 		return nil
@@ -421,24 +422,7 @@ func moveFile(src, dst string) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return nil
+	return atomicfile.Write(dst, data, 0o644)
 }
 
 func decodeHex(s string) ([]byte, bool) {
