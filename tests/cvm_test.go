@@ -2,14 +2,22 @@ package tests
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/kettle-build/kettle/attest"
+	"github.com/kettle-build/kettle/cvm/agent"
 	"github.com/kettle-build/kettle/cvm/image"
+	"github.com/kettle-build/kettle/cvm/launch"
+	"github.com/kettle-build/kettle/nixcache"
+	"github.com/kettle-build/kettle/nixinputs"
 )
 
 // testCVMImage builds the CVM image (cvm/image.nix) from the offline
@@ -185,6 +193,123 @@ func testVMBuild(t *testing.T, imageDir string) {
 					t.Errorf("processes left: %v", left)
 				}
 			})
+		}
+	})
+}
+
+// testHostileHost plays a build host that is not to be trusted, with the
+// same public pieces kettle vm build uses: it writes the input cache, then
+// swaps bytes of a NAR in it, or adds an output it built itself, boots the
+// image and reads what the agent reports. A swapped NAR gets the build
+// refused by Nix inside the VM; an offered output is not taken (it is
+// input-addressed and unsigned): the VM builds it itself.
+func testHostileHost(t *testing.T, imageDir string) {
+	requireQEMU(t)
+	ctx := context.Background()
+	nix := &nixinputs.Driver{}
+	hello := exampleFlake(t, "hello")
+	md, err := nix.Metadata(ctx, "path:"+hello)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths, err := nix.FlakeSourcePaths(ctx, md.LockedURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	built, err := nix.Build(ctx, md.LockedURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	output := built[0].Outputs["out"]
+	measurements, err := image.ReadMeasurements(imageDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest, _ := measurements.LookupSNP("EPYC-Milan", 2)
+	cmdline, _ := os.ReadFile(filepath.Join(imageDir, "cmdline"))
+
+	boot := func(t *testing.T, edit func(cache string, w *nixcache.Writer)) (*agent.Result, string) {
+		t.Helper()
+		work := t.TempDir()
+		cache := filepath.Join(work, "cache")
+		w, err := nixcache.Create(cache, nixcache.Options{Compression: nixcache.CompressionZstd})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := nixcache.Export(ctx, nix, w, paths...); err != nil {
+			t.Fatal(err)
+		}
+		edit(cache, w)
+		req := &agent.Request{FlakeRef: md.LockedURL, Substitute: paths, Platform: attest.PlatformSimSNP, SimMeasurement: fmt.Sprintf("%x", digest), Artifacts: "none"}
+		input := filepath.Join(work, "input.img")
+		f, err := os.Create(input)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := agent.WriteInput(f, req, cache); err != nil {
+			t.Fatal(err)
+		}
+		f.Truncate(64 << 20)
+		f.Close()
+		result := filepath.Join(work, "result.img")
+		os.WriteFile(result, nil, 0o644)
+		os.Truncate(result, 256<<20)
+		vm := &launch.VM{Platform: launch.Plain, VCPUs: 2, MemoryMiB: 2048,
+			Kernel: filepath.Join(imageDir, "bzImage"), Initrd: filepath.Join(imageDir, "initrd"), Cmdline: string(cmdline),
+			Devices: []launch.Device{
+				{Kind: launch.Disk, Name: agent.InputDiskSerial, Path: input, ReadOnly: true},
+				{Kind: launch.Disk, Name: agent.ResultDiskSerial, Path: result},
+			}}
+		r := &launch.Runner{Timeout: 10 * time.Minute}
+		res, err := r.Run(ctx, vm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rf, err := os.Open(result)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rf.Close()
+		out, _, err := agent.ReadResult(rf)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, res.Console)
+		}
+		return out, string(res.Console)
+	}
+
+	t.Run("swapped NAR", func(t *testing.T) {
+		out, console := boot(t, func(cache string, _ *nixcache.Writer) {
+			nars, _ := filepath.Glob(filepath.Join(cache, "nar", "*"))
+			for _, n := range nars {
+				data, _ := os.ReadFile(n)
+				data[len(data)/2] ^= 0xff
+				os.WriteFile(n, data, 0o644)
+			}
+		})
+		if out.OK {
+			t.Fatal("the build succeeded with swapped NARs in the input cache")
+		}
+		if !strings.Contains(out.Error, "substituting the inputs") {
+			t.Errorf("error %q, console:\n%s", out.Error, console)
+		}
+		t.Logf("refused inside the VM: %s", out.Error)
+	})
+
+	t.Run("offered output", func(t *testing.T) {
+		out, console := boot(t, func(_ string, w *nixcache.Writer) {
+			infos, err := nix.PathInfo(ctx, output)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.Add(infos[output]); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if !out.OK {
+			t.Fatalf("build failed: %s\n%s", out.Error, console)
+		}
+		if strings.Contains(console, "copying path '"+output) {
+			t.Errorf("the VM took the host's unsigned, input-addressed output %s:\n%s", output, console)
 		}
 	})
 }

@@ -281,6 +281,12 @@ func TestFlake(t *testing.T) {
 		}
 		testVMBuild(t, imageDir)
 	})
+	t.Run("hostile-host", func(t *testing.T) {
+		if imageDir == "" {
+			t.Skip("no image (cvm-image failed)")
+		}
+		testHostileHost(t, imageDir)
+	})
 }
 
 // requireStatic fails unless the ELF file at path is statically linked: no
