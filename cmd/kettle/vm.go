@@ -93,6 +93,9 @@ TDX) measurement for the VM's shape; their bundles say SIMULATED.`,
 func printVMResult(w io.Writer, r *host.Result) {
 	fmt.Fprintf(w, "bundle        %s\n", r.Bundle)
 	fmt.Fprintf(w, "measurement   %s (%s)\n", r.Measurement, r.Shape)
+	for _, n := range r.Report.NotChecked {
+		fmt.Fprintf(w, "not checked   %s\n", n)
+	}
 	fmt.Fprintf(w, "verdict       %s\n", r.Report.Verdict())
 	for _, k := range slices.Sorted(maps.Keys(r.Timings)) {
 		fmt.Fprintf(w, "time          %-32s %s\n", k, r.Timings[k])
