@@ -49,7 +49,12 @@ const MaxPolicySize = 1 << 20
 // requirement, and Check says which requirements it did not make. Unknown
 // keys and values of the wrong type are errors naming the key.
 type Policy struct {
-	Version   int
+	Version int
+	// Image names a Kettle CVM image directory (or its measurement.json),
+	// relative to the policy file: the launch measurement must be one of
+	// the image's VM shapes. The caller that reads the file resolves it;
+	// this package only carries the name.
+	Image     string
 	Platforms []Platform
 	SNP       *SNPPolicy
 	TDX       *TDXPolicy
@@ -138,7 +143,7 @@ func ParsePolicy(data []byte) (*Policy, error) {
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
 		root = root.Content[0]
 	}
-	m, err := pmap(root, "policy", []string{"version", "platforms", "snp", "tdx", "azsnp"})
+	m, err := pmap(root, "policy", []string{"version", "image", "platforms", "snp", "tdx", "azsnp"})
 	if err != nil {
 		return nil, err
 	}
@@ -155,6 +160,14 @@ func ParsePolicy(data []byte) (*Policy, error) {
 		return nil, fmt.Errorf("version: %d is not supported (this build reads version %d)", n, PolicyVersion)
 	}
 	p.Version = int(n)
+	if v, ok := m["image"]; ok {
+		if p.Image, err = pstring(v, "image"); err != nil {
+			return nil, err
+		}
+		if p.Image == "" {
+			return nil, errors.New("image: empty (name an image directory or its measurement.json)")
+		}
+	}
 	if v, ok := m["platforms"]; ok {
 		items, err := plist(v, "platforms")
 		if err != nil {
@@ -545,13 +558,14 @@ func (p *Policy) Marshal() ([]byte, error) {
 	}
 	out := struct {
 		Version   int        `json:"version"`
+		Image     string     `json:"image,omitempty"`
 		Platforms []Platform `json:"platforms,omitempty"`
 		SNP       *snp       `json:"snp,omitempty"`
 		TDX       *tdx       `json:"tdx,omitempty"`
 		AzSNP     *struct {
 			PCRs map[string][]string `json:"pcrs,omitempty"`
 		} `json:"azsnp,omitempty"`
-	}{Version: p.Version, Platforms: p.Platforms}
+	}{Version: p.Version, Image: p.Image, Platforms: p.Platforms}
 	hexes := func(bs [][]byte) []string {
 		var s []string
 		for _, b := range bs {

@@ -157,6 +157,18 @@ func testVMBuild(t *testing.T, imageDir string) {
 		t.Errorf("another image's measurements: exit %d, failed at %q, want the measurement step", vr.code, rep.Failed)
 	}
 
+	// A policy can name the image (relative to the policy file).
+	good := filepath.Join(t.TempDir(), "policy.json")
+	os.WriteFile(good, []byte(`{"version":1,"image":"`+imageDir+`"}`), 0o644)
+	if rep, vr := verifyJSON(t, "--policy", good, "--allow-simulated", "--nonce", nonce, bundle); vr.code != 0 || !rep.OK {
+		t.Errorf("policy naming the image: exit %d\n%s", vr.code, rep)
+	}
+	bad := filepath.Join(other, "policy.json")
+	os.WriteFile(bad, []byte(`{"version":1,"image":"."}`), 0o644)
+	if rep, vr := verifyJSON(t, "--policy", bad, "--allow-simulated", "--nonce", nonce, bundle); vr.code == 0 || rep.Failed != "measurement" {
+		t.Errorf("policy naming another image: exit %d, failed at %q", vr.code, rep.Failed)
+	}
+
 	t.Run("bad input", func(t *testing.T) {
 		// An image without its kernel, and one whose measurement.json
 		// disagrees with its files: refused before anything launches.

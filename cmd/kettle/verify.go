@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -72,6 +73,13 @@ the fields of its provenance that in-toto refuses are warnings, failures with --
 					return &exitError{2, err}
 				}
 				opts.Nonce = n
+			}
+			if imageDir == "" && opts.Policy != nil && opts.Policy.Image != "" {
+				// A policy names an image relative to its own file.
+				imageDir = opts.Policy.Image
+				if !filepath.IsAbs(imageDir) {
+					imageDir = filepath.Join(filepath.Dir(policyFile), imageDir)
+				}
 			}
 			if imageDir != "" {
 				m, err := image.ReadMeasurements(imageDir)
