@@ -229,9 +229,13 @@ func ReadResult(r io.Reader) (*Result, []byte, error) {
 	if res.BundleSize == 0 {
 		return nil, nil, errors.New("result disk: a successful build without a bundle")
 	}
-	bundle := make([]byte, res.BundleSize)
-	if _, err := io.ReadFull(r, bundle); err != nil {
+	// Read what is there rather than allocate what the header claims.
+	bundle, err := io.ReadAll(io.LimitReader(r, res.BundleSize))
+	if err != nil {
 		return nil, nil, fmt.Errorf("result disk: bundle: %w", err)
+	}
+	if int64(len(bundle)) != res.BundleSize {
+		return nil, nil, fmt.Errorf("result disk: bundle: %d bytes, the header says %d", len(bundle), res.BundleSize)
 	}
 	sum := sha256.Sum256(bundle)
 	if hex.EncodeToString(sum[:]) != res.BundleSHA256 {
