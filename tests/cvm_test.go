@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -239,8 +240,12 @@ func testHostileHost(t *testing.T, imageDir string) {
 	}
 	digest, _ := measurements.LookupSNP("EPYC-Milan", 2)
 	cmdline, _ := os.ReadFile(filepath.Join(imageDir, "cmdline"))
+	var bootWith func(t *testing.T, edit func(string, *nixcache.Writer), request []byte) (*agent.Result, string)
 
 	boot := func(t *testing.T, edit func(cache string, w *nixcache.Writer)) (*agent.Result, string) {
+		return bootWith(t, edit, nil)
+	}
+	bootWith = func(t *testing.T, edit func(cache string, w *nixcache.Writer), request []byte) (*agent.Result, string) {
 		t.Helper()
 		work := t.TempDir()
 		cache := filepath.Join(work, "cache")
@@ -258,8 +263,16 @@ func testHostileHost(t *testing.T, imageDir string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := agent.WriteInput(f, req, cache); err != nil {
-			t.Fatal(err)
+		if request == nil {
+			if err := agent.WriteInput(f, req, cache); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			// A request the host wrote by hand: tar with request.json only.
+			tw := tar.NewWriter(f)
+			tw.WriteHeader(&tar.Header{Name: agent.InputRequest, Mode: 0o644, Size: int64(len(request)), Typeflag: tar.TypeReg})
+			tw.Write(request)
+			tw.Close()
 		}
 		f.Truncate(64 << 20)
 		f.Close()
@@ -319,6 +332,13 @@ func testHostileHost(t *testing.T, imageDir string) {
 			t.Errorf("error %q, console:\n%s", out.Error, console)
 		}
 		t.Logf("refused inside the VM: %s", out.Error)
+	})
+
+	t.Run("request that does not parse", func(t *testing.T) {
+		out, console := bootWith(t, func(string, *nixcache.Writer) {}, []byte(`{"version":1,"flakeRef":"path:/x","platform":"sim-snp","unknown":true}`))
+		if out.OK || !strings.Contains(out.Error, "unknown") {
+			t.Errorf("result %+v, console:\n%s", out, console)
+		}
 	})
 
 	t.Run("offered output", func(t *testing.T) {
