@@ -97,32 +97,14 @@ func ParseEvidenceBody(data []byte) (*Evidence, error) {
 	if err := strictjson.Unmarshal(data, &j); err != nil {
 		return nil, fmt.Errorf("evidence: %w", err)
 	}
-	switch {
-	case j.Version == nil:
-		return nil, errors.New("evidence.version: missing")
-	case *j.Version != EvidenceVersion:
-		return nil, fmt.Errorf("evidence.version: %d is not supported (want %d)", *j.Version, EvidenceVersion)
-	case j.TPMQuote == nil:
-		return nil, errors.New("evidence.tpm_quote: missing")
-	case j.TPMQuote.Signature == nil:
-		return nil, errors.New("evidence.tpm_quote.signature: missing")
-	case j.TPMQuote.Message == nil:
-		return nil, errors.New("evidence.tpm_quote.message: missing")
-	case j.TPMQuote.PCRs == nil:
-		return nil, errors.New("evidence.tpm_quote.pcrs: missing")
-	case j.HCLReport == nil:
-		return nil, errors.New("evidence.hcl_report: missing")
-	case j.VCEK == nil:
-		return nil, errors.New("evidence.vcek: missing")
-	}
-	ev := &Evidence{Version: *j.Version}
-	var err error
-	if ev.Quote, err = decodeQuote(j.TPMQuote); err != nil {
+	quote, hcl, err := decodeVTPMFields(j.Version, j.TPMQuote, j.HCLReport)
+	if err != nil {
 		return nil, err
 	}
-	if ev.HCLReport, err = decodeBase64URL(*j.HCLReport); err != nil {
-		return nil, fmt.Errorf("evidence.hcl_report: %w", err)
+	if j.VCEK == nil {
+		return nil, errors.New("evidence.vcek: missing")
 	}
+	ev := &Evidence{Version: *j.Version, Quote: quote, HCLReport: hcl}
 	if ev.VCEK, err = decodeBase64URL(*j.VCEK); err != nil {
 		return nil, fmt.Errorf("evidence.vcek: %w", err)
 	}
@@ -183,6 +165,36 @@ func (e *Evidence) Marshal() ([]byte, error) {
 }
 
 // decodeQuote decodes evidence.tpm_quote, whose fields are present.
+// decodeVTPMFields decodes what the SEV-SNP and TDX flavours of az-snp
+// evidence share: the version, the vTPM quote and the HCL report.
+func decodeVTPMFields(version *int, q *quoteJSON, hcl *string) (Quote, []byte, error) {
+	switch {
+	case version == nil:
+		return Quote{}, nil, errors.New("evidence.version: missing")
+	case *version != EvidenceVersion:
+		return Quote{}, nil, fmt.Errorf("evidence.version: %d is not supported (want %d)", *version, EvidenceVersion)
+	case q == nil:
+		return Quote{}, nil, errors.New("evidence.tpm_quote: missing")
+	case q.Signature == nil:
+		return Quote{}, nil, errors.New("evidence.tpm_quote.signature: missing")
+	case q.Message == nil:
+		return Quote{}, nil, errors.New("evidence.tpm_quote.message: missing")
+	case q.PCRs == nil:
+		return Quote{}, nil, errors.New("evidence.tpm_quote.pcrs: missing")
+	case hcl == nil:
+		return Quote{}, nil, errors.New("evidence.hcl_report: missing")
+	}
+	quote, err := decodeQuote(q)
+	if err != nil {
+		return Quote{}, nil, err
+	}
+	report, err := decodeBase64URL(*hcl)
+	if err != nil {
+		return Quote{}, nil, fmt.Errorf("evidence.hcl_report: %w", err)
+	}
+	return quote, report, nil
+}
+
 func decodeQuote(j *quoteJSON) (Quote, error) {
 	var q Quote
 	var err error

@@ -54,32 +54,14 @@ func ParseTDXEvidenceBody(data []byte) (*TDXEvidence, error) {
 	if err := strictjson.Unmarshal(data, &j); err != nil {
 		return nil, fmt.Errorf("evidence: %w", err)
 	}
-	switch {
-	case j.Version == nil:
-		return nil, errors.New("evidence.version: missing")
-	case *j.Version != EvidenceVersion:
-		return nil, fmt.Errorf("evidence.version: %d is not supported (want %d)", *j.Version, EvidenceVersion)
-	case j.TPMQuote == nil:
-		return nil, errors.New("evidence.tpm_quote: missing")
-	case j.TPMQuote.Signature == nil:
-		return nil, errors.New("evidence.tpm_quote.signature: missing")
-	case j.TPMQuote.Message == nil:
-		return nil, errors.New("evidence.tpm_quote.message: missing")
-	case j.TPMQuote.PCRs == nil:
-		return nil, errors.New("evidence.tpm_quote.pcrs: missing")
-	case j.HCLReport == nil:
-		return nil, errors.New("evidence.hcl_report: missing")
-	case j.TDQuote == nil:
-		return nil, errors.New("evidence.td_quote: missing")
-	}
-	ev := &TDXEvidence{Version: *j.Version}
-	var err error
-	if ev.Quote, err = decodeQuote(j.TPMQuote); err != nil {
+	quote, hcl, err := decodeVTPMFields(j.Version, j.TPMQuote, j.HCLReport)
+	if err != nil {
 		return nil, err
 	}
-	if ev.HCLReport, err = decodeBase64URL(*j.HCLReport); err != nil {
-		return nil, fmt.Errorf("evidence.hcl_report: %w", err)
+	if j.TDQuote == nil {
+		return nil, errors.New("evidence.td_quote: missing")
 	}
+	ev := &TDXEvidence{Version: *j.Version, Quote: quote, HCLReport: hcl}
 	if ev.TDQuote, err = decodeBase64URL(*j.TDQuote); err != nil {
 		return nil, fmt.Errorf("evidence.td_quote: %w", err)
 	}
