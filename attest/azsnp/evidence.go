@@ -97,12 +97,15 @@ func ParseEvidenceBody(data []byte) (*Evidence, error) {
 	if err := strictjson.Unmarshal(data, &j); err != nil {
 		return nil, fmt.Errorf("evidence: %w", err)
 	}
-	quote, hcl, err := decodeVTPMFields(j.Version, j.TPMQuote, j.HCLReport)
-	if err != nil {
+	if err := checkVTPMFields(j.Version, j.TPMQuote, j.HCLReport); err != nil {
 		return nil, err
 	}
 	if j.VCEK == nil {
 		return nil, errors.New("evidence.vcek: missing")
+	}
+	quote, hcl, err := decodeVTPMFields(j.TPMQuote, j.HCLReport)
+	if err != nil {
+		return nil, err
 	}
 	ev := &Evidence{Version: *j.Version, Quote: quote, HCLReport: hcl}
 	if ev.VCEK, err = decodeBase64URL(*j.VCEK); err != nil {
@@ -165,25 +168,31 @@ func (e *Evidence) Marshal() ([]byte, error) {
 }
 
 // decodeQuote decodes evidence.tpm_quote, whose fields are present.
-// decodeVTPMFields decodes what the SEV-SNP and TDX flavours of az-snp
-// evidence share: the version, the vTPM quote and the HCL report.
-func decodeVTPMFields(version *int, q *quoteJSON, hcl *string) (Quote, []byte, error) {
+// checkVTPMFields checks that what the SEV-SNP and TDX flavours of az-snp
+// evidence share is there: the version, the vTPM quote and the HCL report.
+func checkVTPMFields(version *int, q *quoteJSON, hcl *string) error {
 	switch {
 	case version == nil:
-		return Quote{}, nil, errors.New("evidence.version: missing")
+		return errors.New("evidence.version: missing")
 	case *version != EvidenceVersion:
-		return Quote{}, nil, fmt.Errorf("evidence.version: %d is not supported (want %d)", *version, EvidenceVersion)
+		return fmt.Errorf("evidence.version: %d is not supported (want %d)", *version, EvidenceVersion)
 	case q == nil:
-		return Quote{}, nil, errors.New("evidence.tpm_quote: missing")
+		return errors.New("evidence.tpm_quote: missing")
 	case q.Signature == nil:
-		return Quote{}, nil, errors.New("evidence.tpm_quote.signature: missing")
+		return errors.New("evidence.tpm_quote.signature: missing")
 	case q.Message == nil:
-		return Quote{}, nil, errors.New("evidence.tpm_quote.message: missing")
+		return errors.New("evidence.tpm_quote.message: missing")
 	case q.PCRs == nil:
-		return Quote{}, nil, errors.New("evidence.tpm_quote.pcrs: missing")
+		return errors.New("evidence.tpm_quote.pcrs: missing")
 	case hcl == nil:
-		return Quote{}, nil, errors.New("evidence.hcl_report: missing")
+		return errors.New("evidence.hcl_report: missing")
 	}
+	return nil
+}
+
+// decodeVTPMFields decodes the vTPM quote and the HCL report that
+// checkVTPMFields found.
+func decodeVTPMFields(q *quoteJSON, hcl *string) (Quote, []byte, error) {
 	quote, err := decodeQuote(q)
 	if err != nil {
 		return Quote{}, nil, err

@@ -54,12 +54,15 @@ func ParseTDXEvidenceBody(data []byte) (*TDXEvidence, error) {
 	if err := strictjson.Unmarshal(data, &j); err != nil {
 		return nil, fmt.Errorf("evidence: %w", err)
 	}
-	quote, hcl, err := decodeVTPMFields(j.Version, j.TPMQuote, j.HCLReport)
-	if err != nil {
+	if err := checkVTPMFields(j.Version, j.TPMQuote, j.HCLReport); err != nil {
 		return nil, err
 	}
 	if j.TDQuote == nil {
 		return nil, errors.New("evidence.td_quote: missing")
+	}
+	quote, hcl, err := decodeVTPMFields(j.TPMQuote, j.HCLReport)
+	if err != nil {
+		return nil, err
 	}
 	ev := &TDXEvidence{Version: *j.Version, Quote: quote, HCLReport: hcl}
 	if ev.TDQuote, err = decodeBase64URL(*j.TDQuote); err != nil {
