@@ -5,7 +5,8 @@
 #
 #   $out/bzImage           the kernel
 #   $out/initrd            written by `kettle initrd` (sorted cpio newc,
-#                          fixed metadata, zstd on one thread)
+#                          fixed metadata, not compressed)
+#   $out/vmlinux           bzImage's kernel uncompressed, for plain VMs (PVH)
 #   $out/OVMF.fd           the firmware
 #   $out/cmdline           the kernel command line
 #   $out/measurement.json  `kettle image measure` over the four above
@@ -121,9 +122,14 @@ derivation {
         fi
       done
       echo "file /etc/kettle/modules $PWD/modules 0644" >> spec
-      # kettle initrd creates the parent directories not given.
-      kettle initrd -o $out/initrd --compress zstd --spec spec
+      # kettle initrd creates the parent directories not given. Not
+      # compressed: under software emulation the kernel's unpacking of a
+      # compressed initrd costs seconds, a copy almost nothing.
+      kettle initrd -o $out/initrd --compress none --spec spec
       cp ${linux}/bzImage $out/bzImage
+      # The same kernel uncompressed, which QEMU boots through its PVH
+      # entry point in a plain VM (a confidential VM boots bzImage).
+      kettle image vmlinux -o $out/vmlinux $out/bzImage
       cp ${firmware} $out/OVMF.fd
       printf '%s' "$cmdline" > $out/cmdline
       kettle image measure --firmware $out/OVMF.fd --kernel $out/bzImage --initrd $out/initrd \
