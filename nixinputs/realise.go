@@ -2,7 +2,6 @@ package nixinputs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -10,17 +9,6 @@ import (
 	"github.com/kettle-build/kettle/internal/nixstore"
 	"github.com/kettle-build/kettle/internal/strictjson"
 )
-
-// Realise makes store paths valid with `nix build --no-link PATH…`: Nix
-// substitutes them from its substituters, checking each against its hash
-// (or signature), or fails naming the path.
-func (d *Driver) Realise(ctx context.Context, paths ...string) error {
-	if len(paths) == 0 {
-		return errors.New("nothing to realise")
-	}
-	_, err := d.run(ctx, append([]string{"build", "--no-link"}, paths...)...)
-	return err
-}
 
 // archiveJSON is one node of `nix flake archive --json` output.
 type archiveJSON struct {

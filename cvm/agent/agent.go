@@ -105,7 +105,7 @@ func (a *run) build(ctx context.Context) ([]byte, error) {
 		return nil, fmt.Errorf("setting up the VM: %w", err)
 	}
 	a.logf("ready")
-	if err := a.phase("inputs", func() error { return a.readInputs(ctx, cacheDir) }); err != nil {
+	if err := a.phase("inputs", func() error { return a.readInputs(cacheDir) }); err != nil {
 		return nil, err
 	}
 	var res *builder.BuildResult
@@ -132,10 +132,9 @@ func (a *run) build(ctx context.Context) ([]byte, error) {
 	return bundle, nil
 }
 
-// readInputs reads the request and unpacks the input cache, writes Nix's
-// configuration with that cache as its only substituter, and realises the
-// paths the request names from it.
-func (a *run) readInputs(ctx context.Context, cacheDir string) error {
+// readInputs reads the request and unpacks the input cache, and writes
+// Nix's configuration with that cache as its only substituter.
+func (a *run) readInputs(cacheDir string) error {
 	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
 		return err
 	}
@@ -152,14 +151,10 @@ func (a *run) readInputs(ctx context.Context, cacheDir string) error {
 	}
 	narinfos, _ := filepath.Glob(filepath.Join(cacheDir, "*.narinfo"))
 	a.logf("input cache: %d path(s); %s: substituters = file://%s, require-sigs = true", len(narinfos), a.cfg.NixConf, cacheDir)
-	if len(a.req.Substitute) == 0 {
-		return nil
-	}
-	a.logf("substituting %d input(s) from the host's cache", len(a.req.Substitute))
-	d := a.driver()
-	if err := d.Realise(ctx, a.req.Substitute...); err != nil {
-		return fmt.Errorf("substituting the inputs: %w", err)
-	}
+	// Nix substitutes the flake's source and inputs from the cache
+	// itself when the pipeline resolves the flake: each locked input names
+	// its narHash, from which Nix computes the content-addressed store
+	// path and asks its substituters for it.
 	return nil
 }
 

@@ -3,7 +3,7 @@
 // root off the initramfs onto a tmpfs (Nix's sandbox cannot pivot_root out
 // of rootfs), reads one build request and the host's input cache from the
 // input disk, writes a Nix configuration whose only substituter is that
-// cache with signatures required, realises the requested inputs from it,
+// cache with signatures required (Nix takes the flake's inputs from it),
 // runs the same pipeline as kettle build, and writes the bundle — or the
 // error — to the result disk. The caller then powers the VM off.
 //

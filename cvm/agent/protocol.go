@@ -31,10 +31,10 @@ type Request struct {
 	// when it names one. The agent resolves it again inside the VM: the host
 	// only chose it.
 	FlakeRef string `json:"flakeRef"`
-	// Substitute lists the store paths the agent realises from the input
-	// cache before it builds: the flake's source and locked inputs, which
-	// Nix 2.8 does not substitute by itself for path: inputs. Every one
-	// must be content-addressed: Nix checks it against its hash.
+	// Substitute lists the store paths the host's input cache offers: the
+	// flake's source and locked inputs, every one content-addressed. Nix
+	// takes them from the cache as the build needs them, checking each
+	// against its hash; the list is for the record (the agent logs it).
 	Substitute []string `json:"substitute,omitempty"`
 	// Platform is the attestation backend: sev-snp or tdx on hardware, or a
 	// simulator (sim-snp, sim-tdx), whose bundles say SIMULATED.
