@@ -145,11 +145,11 @@ derivation {
           "firmware": {"file": "OVMF.fd", "sha256": "$(sum $out/OVMF.fd)", "from": "${firmware}"}
         },
         "inputs": {
-          "kettle": "${kettle}",
-          "nix": "${nix}",
-          "busybox": "${busybox}",
-          "linux": "${linux}",
-          "firmware": "${firmware}"
+          "kettle": {"storePath": "${kettle}", "narSha256": "$(kettle hash --hex ${kettle})"},
+          "nix": {"storePath": "${nix}", "narSha256": "$(kettle hash --hex ${nix})"},
+          "busybox": {"storePath": "${busybox}", "narSha256": "$(kettle hash --hex ${busybox})"},
+          "linux": {"storePath": "${linux}", "narSha256": "$(kettle hash --hex ${linux})"},
+          "firmware": {"file": "${firmware}", "sha256": "$(sum ${firmware})"}
         }
       }
       EOF

@@ -74,6 +74,24 @@ func testCVMImage(t *testing.T, fe *flakeEnv) string {
 		t.Errorf("%d SEV-SNP digests, want 8 vCPU counts × 3 types", len(m.SNP))
 	}
 
+	// image.json names every input by store path and NAR hash.
+	var doc struct {
+		Inputs map[string]struct {
+			StorePath string `json:"storePath"`
+			NarSHA256 string `json:"narSha256"`
+		} `json:"inputs"`
+	}
+	if data, err := os.ReadFile(filepath.Join(dir, "image.json")); err != nil || json.Unmarshal(data, &doc) != nil {
+		t.Fatalf("image.json: %v\n%s", err, data)
+	}
+	for _, name := range []string{"kettle", "nix", "busybox", "linux"} {
+		in := doc.Inputs[name]
+		h, err := nixinputs.HashPath(in.StorePath)
+		if err != nil || h.Hex() != in.NarSHA256 {
+			t.Errorf("image.json input %s: %+v, but its NAR hash is %s (%v)", name, in, h.Hex(), err)
+		}
+	}
+
 	// Reproducible: nix builds it again and compares every output byte.
 	cmd := exec.Command("nix", "--extra-experimental-features", "nix-command flakes", "build", "--no-link", "--rebuild", attr)
 	if out, err := cmd.CombinedOutput(); err != nil {
