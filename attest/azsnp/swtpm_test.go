@@ -7,7 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"os"
+	"net"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -49,11 +49,13 @@ func startSWTPM(t *testing.T) transport.TPM {
 		_ = cmd.Process.Kill()
 		<-exited
 	})
-	// Wait for the socket; swtpm creates it before serving. The deadline
-	// only keeps a broken swtpm from hanging the test.
+	// Wait until swtpm accepts connections: the socket file exists from
+	// bind(2) on, before swtpm listens, and a connection then is refused.
+	// The deadline only keeps a broken swtpm from hanging the test.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if _, err := os.Stat(sock); err == nil {
+		if c, err := net.Dial("unix", sock); err == nil {
+			c.Close()
 			break
 		}
 		select {
