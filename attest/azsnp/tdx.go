@@ -3,7 +3,6 @@ package azsnp
 import (
 	"bytes"
 	"context"
-	"crypto/rsa"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -113,16 +112,7 @@ type TDXClaims struct {
 	Simulated bool
 	// HCL is the decoded HCL report.
 	HCL *HCLReport
-	// RuntimeClaims are the runtime claims the TD quote commits to.
-	RuntimeClaims *RuntimeClaims
-	// AK is the vTPM attestation key the runtime claims name.
-	AK *rsa.PublicKey
-	// Quote is the decoded quote the AK signed.
-	Quote *QuoteInfo
-	// PCRs are the 24 SHA-256 PCR values the quote commits to.
-	PCRs [][]byte
-	// ExtraData is the quote's qualifying data: the caller's binding.
-	ExtraData []byte
+	VTPMClaims
 }
 
 // VerifyTDX checks Azure TDX evidence: the HCL report (TDX type), the TD
@@ -165,26 +155,8 @@ func VerifyTDX(ctx context.Context, ev *TDXEvidence, verifyQuote TDQuoteVerifier
 	if !bytes.Equal(rd[:len(sum)], sum) {
 		return nil, stepError(StepRuntimeClaims, fmt.Errorf("TD quote REPORTDATA is %x, want it to begin with the hash of the runtime claims %x", rd, sum))
 	}
-	if c.RuntimeClaims, err = ParseRuntimeClaims(hcl.RuntimeClaims); err != nil {
-		return nil, stepError(StepRuntimeClaims, err)
+	if err := c.verifyVTPM(hcl.RuntimeClaims, ev.Quote); err != nil {
+		return nil, err
 	}
-	if c.AK, err = c.RuntimeClaims.AK(); err != nil {
-		return nil, stepError(StepAK, err)
-	}
-	if c.Quote, err = ParseQuoteMessage(ev.Quote.Message); err != nil {
-		return nil, stepError(StepQuote, err)
-	}
-	if err := ev.Quote.CheckSignature(c.AK); err != nil {
-		return nil, stepError(StepQuote, err)
-	}
-	c.ExtraData = c.Quote.ExtraData
-	digest, err := PCRDigest(ev.Quote.PCRs)
-	if err != nil {
-		return nil, stepError(StepPCRs, err)
-	}
-	if !bytes.Equal(digest, c.Quote.PCRDigest) {
-		return nil, stepError(StepPCRs, fmt.Errorf("SHA-256 of the 24 PCR values is %x, but the quote's PCR digest is %x", digest, c.Quote.PCRDigest))
-	}
-	c.PCRs = ev.Quote.PCRs
 	return c, nil
 }

@@ -115,7 +115,13 @@ type Claims struct {
 	HCL *HCLReport
 	// ReportData is the SEV-SNP report's REPORT_DATA.
 	ReportData [64]byte
-	// RuntimeClaims are the runtime claims the report commits to.
+	VTPMClaims
+}
+
+// VTPMClaims is what the vTPM half of az-snp evidence says, the same for
+// the SEV-SNP and the TDX flavour.
+type VTPMClaims struct {
+	// RuntimeClaims are the runtime claims the hardware report commits to.
 	RuntimeClaims *RuntimeClaims
 	// AK is the vTPM attestation key the runtime claims name.
 	AK *rsa.PublicKey
@@ -126,6 +132,36 @@ type Claims struct {
 	// ExtraData is the quote's qualifying data: the caller's binding (see
 	// CheckBinding).
 	ExtraData []byte
+}
+
+// verifyVTPM checks the vTPM half, once the hardware report has been
+// found to commit to the runtime claims: the attestation key they name,
+// its signature of the quote, and that the quote commits to the PCR values
+// shipped.
+func (c *VTPMClaims) verifyVTPM(runtimeClaims []byte, q Quote) error {
+	var err error
+	if c.RuntimeClaims, err = ParseRuntimeClaims(runtimeClaims); err != nil {
+		return stepError(StepRuntimeClaims, err)
+	}
+	if c.AK, err = c.RuntimeClaims.AK(); err != nil {
+		return stepError(StepAK, err)
+	}
+	if c.Quote, err = ParseQuoteMessage(q.Message); err != nil {
+		return stepError(StepQuote, err)
+	}
+	if err := q.CheckSignature(c.AK); err != nil {
+		return stepError(StepQuote, err)
+	}
+	c.ExtraData = c.Quote.ExtraData
+	digest, err := PCRDigest(q.PCRs)
+	if err != nil {
+		return stepError(StepPCRs, err)
+	}
+	if !bytes.Equal(digest, c.Quote.PCRDigest) {
+		return stepError(StepPCRs, fmt.Errorf("SHA-256 of the 24 PCR values is %x, but the quote's PCR digest is %x", digest, c.Quote.PCRDigest))
+	}
+	c.PCRs = q.PCRs
+	return nil
 }
 
 // Verify checks az-snp evidence in the order of the package documentation
@@ -176,31 +212,10 @@ func Verify(ctx context.Context, ev *Evidence, opts Options) (*Claims, error) {
 	if !bytes.Equal(c.ReportData[:], want) {
 		return nil, stepError(StepRuntimeClaims, fmt.Errorf("SEV-SNP REPORT_DATA is %x, want the hash of the runtime claims %x followed by zeros", c.ReportData, sum))
 	}
-	if c.RuntimeClaims, err = ParseRuntimeClaims(hcl.RuntimeClaims); err != nil {
-		return nil, stepError(StepRuntimeClaims, err)
+	// The AK they name signed the quote, which commits to the PCRs shipped.
+	if err := c.verifyVTPM(hcl.RuntimeClaims, ev.Quote); err != nil {
+		return nil, err
 	}
-	if c.AK, err = c.RuntimeClaims.AK(); err != nil {
-		return nil, stepError(StepAK, err)
-	}
-
-	// The AK signed the quote.
-	if c.Quote, err = ParseQuoteMessage(ev.Quote.Message); err != nil {
-		return nil, stepError(StepQuote, err)
-	}
-	if err := ev.Quote.CheckSignature(c.AK); err != nil {
-		return nil, stepError(StepQuote, err)
-	}
-	c.ExtraData = c.Quote.ExtraData
-
-	// The quote commits to the PCR values shipped.
-	digest, err := PCRDigest(ev.Quote.PCRs)
-	if err != nil {
-		return nil, stepError(StepPCRs, err)
-	}
-	if !bytes.Equal(digest, c.Quote.PCRDigest) {
-		return nil, stepError(StepPCRs, fmt.Errorf("SHA-256 of the 24 PCR values is %x, but the quote's PCR digest is %x", digest, c.Quote.PCRDigest))
-	}
-	c.PCRs = ev.Quote.PCRs
 	if opts.PCRs != nil {
 		if err := opts.PCRs.Check(c.PCRs); err != nil {
 			return c, stepError(StepPCRPolicy, err)
