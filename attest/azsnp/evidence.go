@@ -120,29 +120,27 @@ func ParseEvidenceBody(data []byte) (*Evidence, error) {
 // MarshalBody returns the compact JSON of the evidence body, in the field
 // order of the type's documentation.
 func (e *Evidence) MarshalBody() ([]byte, error) {
-	pcrs := make([]string, len(e.Quote.PCRs))
-	for i, p := range e.Quote.PCRs {
+	return json.Marshal(struct {
+		Version   int          `json:"version"`
+		TPMQuote  quoteJSONOut `json:"tpm_quote"`
+		HCLReport string       `json:"hcl_report"`
+		VCEK      string       `json:"vcek"`
+	}{e.Version, newQuoteJSONOut(e.Quote), base64.RawURLEncoding.EncodeToString(e.HCLReport), base64.RawURLEncoding.EncodeToString(e.VCEK)})
+}
+
+// quoteJSONOut is the vTPM quote as both evidence flavours write it.
+type quoteJSONOut struct {
+	Signature string   `json:"signature"`
+	Message   string   `json:"message"`
+	PCRs      []string `json:"pcrs"`
+}
+
+func newQuoteJSONOut(q Quote) quoteJSONOut {
+	pcrs := make([]string, len(q.PCRs))
+	for i, p := range q.PCRs {
 		pcrs[i] = hex.EncodeToString(p)
 	}
-	return json.Marshal(struct {
-		Version  int `json:"version"`
-		TPMQuote struct {
-			Signature string   `json:"signature"`
-			Message   string   `json:"message"`
-			PCRs      []string `json:"pcrs"`
-		} `json:"tpm_quote"`
-		HCLReport string `json:"hcl_report"`
-		VCEK      string `json:"vcek"`
-	}{
-		Version: e.Version,
-		TPMQuote: struct {
-			Signature string   `json:"signature"`
-			Message   string   `json:"message"`
-			PCRs      []string `json:"pcrs"`
-		}{hex.EncodeToString(e.Quote.Signature), hex.EncodeToString(e.Quote.Message), pcrs},
-		HCLReport: base64.RawURLEncoding.EncodeToString(e.HCLReport),
-		VCEK:      base64.RawURLEncoding.EncodeToString(e.VCEK),
-	})
+	return quoteJSONOut{hex.EncodeToString(q.Signature), hex.EncodeToString(q.Message), pcrs}
 }
 
 // Marshal returns the whole evidence.json, indented, ending in a newline:

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -76,29 +75,12 @@ func ParseTDXEvidenceBody(data []byte) (*TDXEvidence, error) {
 // MarshalBody returns the compact JSON of the evidence body, in the field
 // order of the type's documentation.
 func (e *TDXEvidence) MarshalBody() ([]byte, error) {
-	pcrs := make([]string, len(e.Quote.PCRs))
-	for i, p := range e.Quote.PCRs {
-		pcrs[i] = hex.EncodeToString(p)
-	}
 	return json.Marshal(struct {
-		Version  int `json:"version"`
-		TPMQuote struct {
-			Signature string   `json:"signature"`
-			Message   string   `json:"message"`
-			PCRs      []string `json:"pcrs"`
-		} `json:"tpm_quote"`
-		HCLReport string `json:"hcl_report"`
-		TDQuote   string `json:"td_quote"`
-	}{
-		Version: e.Version,
-		TPMQuote: struct {
-			Signature string   `json:"signature"`
-			Message   string   `json:"message"`
-			PCRs      []string `json:"pcrs"`
-		}{hex.EncodeToString(e.Quote.Signature), hex.EncodeToString(e.Quote.Message), pcrs},
-		HCLReport: base64.RawURLEncoding.EncodeToString(e.HCLReport),
-		TDQuote:   base64.RawURLEncoding.EncodeToString(e.TDQuote),
-	})
+		Version   int          `json:"version"`
+		TPMQuote  quoteJSONOut `json:"tpm_quote"`
+		HCLReport string       `json:"hcl_report"`
+		TDQuote   string       `json:"td_quote"`
+	}{e.Version, newQuoteJSONOut(e.Quote), base64.RawURLEncoding.EncodeToString(e.HCLReport), base64.RawURLEncoding.EncodeToString(e.TDQuote)})
 }
 
 // TDQuoteVerifier verifies a TD quote up to a pinned Intel (or, for which
