@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/kettle-build/kettle/internal/inputfile"
 )
 
 // This file holds the NAR (Nix ARchive) serialiser.
@@ -202,28 +204,7 @@ func (e *narEncoder) dump(path string) error {
 	if err := e.str("nix-archive-1"); err != nil {
 		return err
 	}
-	return e.node(unix.AT_FDCWD, e.root, modeType(uint32(e.st.Mode)), 0)
-}
-
-// modeType returns the fs.FileMode type bits of a stat mode.
-func modeType(mode uint32) fs.FileMode {
-	switch mode & unix.S_IFMT {
-	case unix.S_IFREG:
-		return 0
-	case unix.S_IFDIR:
-		return fs.ModeDir
-	case unix.S_IFLNK:
-		return fs.ModeSymlink
-	case unix.S_IFIFO:
-		return fs.ModeNamedPipe
-	case unix.S_IFSOCK:
-		return fs.ModeSocket
-	case unix.S_IFCHR:
-		return fs.ModeDevice | fs.ModeCharDevice
-	case unix.S_IFBLK:
-		return fs.ModeDevice
-	}
-	return fs.ModeIrregular
+	return e.node(unix.AT_FDCWD, e.root, inputfile.ModeType(uint32(e.st.Mode)), 0)
 }
 
 // node writes the file system object name in the directory dirfd (for the
@@ -238,7 +219,7 @@ func (e *narEncoder) node(dirfd int, name string, typ fs.FileMode, depth int) er
 		if err := fstatat(dirfd, name, &e.st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return e.pathErr("lstat", err)
 		}
-		typ = modeType(uint32(e.st.Mode))
+		typ = inputfile.ModeType(uint32(e.st.Mode))
 	}
 	switch {
 	case typ == 0:

@@ -181,7 +181,7 @@ func Append(buf []byte, path string, limit int64) ([]byte, error) {
 		return buf, &fs.PathError{Op: "fstat", Path: path, Err: err}
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG && !isDevNullStat(&st) {
-		return buf, &TypeError{Path: path, Mode: fileMode(uint32(st.Mode))}
+		return buf, &TypeError{Path: path, Mode: ModeType(uint32(st.Mode))}
 	}
 	if st.Size > limit {
 		return buf, &LimitError{Path: path, Size: st.Size, Limit: limit}
@@ -230,11 +230,15 @@ func isNullDevice(mode uint32, rdev uint64) bool {
 	return mode&unix.S_IFMT == unix.S_IFCHR && unix.Major(rdev) == 1 && unix.Minor(rdev) == 3
 }
 
-// fileMode turns the type bits of a stat mode into an fs.FileMode.
-func fileMode(mode uint32) fs.FileMode {
+// ModeType returns the fs.FileMode type bits of a stat(2) mode.
+func ModeType(mode uint32) fs.FileMode {
 	switch mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		return 0
 	case unix.S_IFDIR:
 		return fs.ModeDir
+	case unix.S_IFLNK:
+		return fs.ModeSymlink
 	case unix.S_IFIFO:
 		return fs.ModeNamedPipe
 	case unix.S_IFSOCK:
