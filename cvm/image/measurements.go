@@ -100,53 +100,70 @@ const (
 	CoversFirmwareOnly = "firmware only: this firmware has no SEV kernel-hashes table, so the kernel, initrd and command line are NOT part of the SEV-SNP measurement"
 )
 
-// Compute measures the image's files for every shape.
+// Compute measures the image's files for every shape. The firmware's
+// pages, its layout and the kernel hashes are computed once; only the VMSA
+// pages differ between shapes.
 func Compute(f Files, shapes Shapes) (*Measurements, error) {
 	m := &Measurements{Version: MeasurementsVersion}
+	m.Inputs.Cmdline = f.Cmdline
+	fw, err := inputfile.Read(f.Firmware, measure.MaxFirmwareSize)
+	if err != nil {
+		return nil, err
+	}
+	m.Inputs.Firmware = hex.EncodeToString(sha256Sum(fw))
+	var kernel measure.SEVHashes
 	for _, in := range []struct {
-		path string
-		dst  *string
-	}{{f.Firmware, &m.Inputs.Firmware}, {f.Kernel, &m.Inputs.Kernel}, {f.Initrd, &m.Inputs.Initrd}} {
-		sum, err := fileSHA256(in.path)
+		path     string
+		hexSum   *string
+		sevSum   *[32]byte
+		maxBytes int64
+	}{
+		{f.Kernel, &m.Inputs.Kernel, &kernel.Kernel, measure.MaxKernelSize},
+		{f.Initrd, &m.Inputs.Initrd, &kernel.Initrd, measure.MaxInitrdSize},
+	} {
+		sum, err := fileSHA256(in.path, in.maxBytes)
 		if err != nil {
 			return nil, err
 		}
-		*in.dst = sum
+		*in.sevSum = sum
+		*in.hexSum = hex.EncodeToString(sum[:])
 	}
-	m.Inputs.Cmdline = f.Cmdline
+	if kernel.Cmdline, err = measure.CmdlineSHA256(f.Cmdline); err != nil {
+		return nil, err
+	}
+	ovmfHash, err := measure.OVMFHash(fw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Firmware, err)
+	}
+	layout, err := measure.ParseSNPLayout(fw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Firmware, err)
+	}
 	m.SNPCovers = CoversAll
+	hashes := &kernel
 	for _, typ := range shapes.VCPUTypes {
+		sig, err := measure.VCPUSignature(typ)
+		if err != nil {
+			return nil, err
+		}
 		for _, n := range shapes.VCPUs {
-			digest, covers, err := measureSNP(f, n, typ)
+			o := measure.SNPOptions{VCPUs: n, VCPUSig: sig, VMM: measure.VMMQEMU, GuestFeatures: measure.DefaultGuestFeatures, Kernel: hashes}
+			digest, err := measure.SNPLaunchDigest(ovmfHash, layout, o)
+			if errors.Is(err, measure.ErrNoKernelHashes) {
+				// This firmware cannot measure a direct kernel boot: the
+				// digest is the firmware's alone, and says so.
+				hashes, o.Kernel = nil, nil
+				m.SNPCovers = CoversFirmwareOnly
+				digest, err = measure.SNPLaunchDigest(ovmfHash, layout, o)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("SEV-SNP, %d × %s: %w", n, typ, err)
 			}
-			if covers != CoversAll {
-				m.SNPCovers = covers
-			}
-			m.SNP = append(m.SNP, SNPMeasurement{VCPUs: n, VCPUType: typ, Measurement: digest})
+			m.SNP = append(m.SNP, SNPMeasurement{VCPUs: n, VCPUType: typ, Measurement: hex.EncodeToString(digest[:])})
 		}
 	}
 	m.TDX, m.TDXNote = measureTDX(f)
 	return m, nil
-}
-
-// measureSNP is one shape's digest: of the whole direct boot when the
-// firmware can measure it, else of the firmware alone, said so.
-func measureSNP(f Files, vcpus int, typ string) (string, string, error) {
-	req := measure.SNPRequest{OVMF: f.Firmware, Kernel: f.Kernel, Initrd: f.Initrd, Cmdline: f.Cmdline,
-		VCPUs: vcpus, VCPUType: typ, VMM: measure.VMMQEMU, GuestFeatures: 1}
-	rec, err := measure.MeasureSNPFiles(req)
-	if err != nil && strings.Contains(err.Error(), "kernel hashes") {
-		req.Kernel, req.Initrd, req.Cmdline = "", "", ""
-		if rec, err = measure.MeasureSNPFiles(req); err == nil {
-			return hex.EncodeToString(rec.Measurement), CoversFirmwareOnly, nil
-		}
-	}
-	if err != nil {
-		return "", "", err
-	}
-	return hex.EncodeToString(rec.Measurement), CoversAll, nil
 }
 
 // measureTDX is the image's TDX measurement with the default conventions,
@@ -168,13 +185,24 @@ func measureTDX(f Files) (*TDXMeasurement, string) {
 	return t, "MRTD (firmware), RTMR[1] (kernel), RTMR[2] (command line and initrd) under the conventions named; RTMR[0] depends on the VM's ACPI tables and is not recorded"
 }
 
-func fileSHA256(p string) (string, error) {
-	f, err := inputfile.Open(p, measure.MaxInitrdSize)
+func fileSHA256(p string, limit int64) ([32]byte, error) {
+	var sum [32]byte
+	f, err := inputfile.Open(p, limit)
 	if err != nil {
-		return "", err
+		return sum, err
 	}
 	defer f.Close()
-	return sha256Hex(f)
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return sum, fmt.Errorf("%s: %w", p, err)
+	}
+	h.Sum(sum[:0])
+	return sum, nil
+}
+
+func sha256Sum(b []byte) []byte {
+	s := sha256.Sum256(b)
+	return s[:]
 }
 
 // Marshal returns measurement.json's bytes: deterministic, indented, with a
@@ -275,12 +303,4 @@ func (m *Measurements) Match(got []byte) (string, error) {
 		}
 	}
 	return "", errors.New("the launch measurement is none of the image's " + fmt.Sprint(len(m.SNP)) + " SEV-SNP digests or its TDX MRTD")
-}
-
-func sha256Hex(r io.Reader) (string, error) {
-	h := sha256.New()
-	if _, err := io.Copy(h, r); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
