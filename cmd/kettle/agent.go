@@ -37,13 +37,11 @@ also when anything fails. It refuses to run as any process but PID 1.`,
 					fmt.Fprintf(log, "kettle-agent: power off: %v\n", err)
 				}
 			}()
-			self, _ := os.Executable()
 			err := agent.Run(cmd.Context(), agent.NewSystem(log), agent.Config{
 				Nix:           nixBin,
 				NixConf:       "/etc/nix/nix.conf",
 				WorkDir:       workDir,
 				KettleVersion: kettleVersion(),
-				KettleBinary:  self,
 				Log:           log,
 			})
 			if err != nil {

@@ -150,7 +150,7 @@ func (a *run) readInputs(cacheDir string) error {
 		return err
 	}
 	narinfos, _ := filepath.Glob(filepath.Join(cacheDir, "*.narinfo"))
-	a.logf("input cache: %d path(s); %s: substituters = file://%s, require-sigs = true", len(narinfos), a.cfg.NixConf, cacheDir)
+	a.logf("input cache: %d path(s), %d named by the request; %s: substituters = file://%s, require-sigs = true", len(narinfos), len(a.req.Substitute), a.cfg.NixConf, cacheDir)
 	// Nix substitutes the flake's source and inputs from the cache
 	// itself when the pipeline resolves the flake: each locked input names
 	// its narHash, from which Nix computes the content-addressed store

@@ -34,7 +34,8 @@ type Request struct {
 	// Substitute lists the store paths the host's input cache offers: the
 	// flake's source and locked inputs, every one content-addressed. Nix
 	// takes them from the cache as the build needs them, checking each
-	// against its hash; the list is for the record (the agent logs it).
+	// against its hash; the list is for the record (the agent logs its
+	// length beside the cache's).
 	Substitute []string `json:"substitute,omitempty"`
 	// Platform is the attestation backend: sev-snp or tdx on hardware, or a
 	// simulator (sim-snp, sim-tdx), whose bundles say SIMULATED.

@@ -70,7 +70,7 @@ type Result struct {
 // Build runs one build in a VM. The bundle is written only when the
 // agent's bundle verifies against the image and the nonce.
 func Build(ctx context.Context, opts Options) (*Result, error) {
-	b := &vmBuild{opts: opts, timings: map[string]string{}, started: time.Now()}
+	b := &vmBuild{opts: opts, timings: map[string]string{}}
 	if b.opts.Log == nil {
 		b.opts.Log = io.Discard
 	}
@@ -102,9 +102,8 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 }
 
 type vmBuild struct {
-	opts    Options
-	work    string
-	started time.Time
+	opts Options
+	work string
 
 	mu      sync.Mutex
 	timings map[string]string
