@@ -39,6 +39,7 @@ deps:
 	command -v qemu-system-x86_64 >/dev/null 2>&1 || missing="$$missing qemu-system-x86"; \
 	[ -e /usr/share/ovmf/OVMF.fd ] || missing="$$missing ovmf"; \
 	ls /boot/vmlinuz-*[0-9]-amd64 >/dev/null 2>&1 || missing="$$missing linux-image-amd64"; \
+	command -v pesign >/dev/null 2>&1 || missing="$$missing pesign"; \
 	if [ -n "$$missing" ]; then \
 	  sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
 	  echo "installing$$missing"; \
