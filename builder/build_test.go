@@ -112,6 +112,20 @@ func (f *fakeNix) PathInfo(ctx context.Context, paths ...string) (map[string]nix
 	return infos, nil
 }
 
+func (f *fakeNix) ValidPathInfo(ctx context.Context, paths ...string) (map[string]nixinputs.PathInfo, error) {
+	done, err := f.enter(ctx, "ValidPathInfo")
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	infos := map[string]nixinputs.PathInfo{}
+	for _, p := range paths {
+		h := narHashOf(p)
+		infos[p] = nixinputs.PathInfo{Path: p, NarHash: h.SHA256, NarSize: h.Size}
+	}
+	return infos, nil
+}
+
 func (f *fakeNix) Version(ctx context.Context) (string, error) {
 	done, err := f.enter(ctx, "Version")
 	if err != nil {

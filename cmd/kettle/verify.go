@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -25,15 +26,15 @@ const maxPolicyFile = 1 << 20
 func newVerifyCommand() *cobra.Command {
 	var (
 		nonceHex, measurementHex, policyFile, collateralDir, imageDir string
-		useStore, allowSim, allowUnattested, asJSON, strict           bool
+		useStore, deepHash, allowSim, allowUnattested, asJSON, strict bool
 	)
 	cmd := &cobra.Command{
 		Use:   "verify BUNDLE",
 		Short: "Verify a bundle offline, link by link",
 		Long: `Verify checks, in order and each on its own line: the hardware signature chain to
 the vendor root, the TCB policy, the launch measurement, the report_data binding
-(SHA-256(provenance.json) ‖ nonce), the provenance, the manifest root, and the subjects
-against the NAR hashes of the bundle's artifacts (or of the local store with --store).
+(SHA-256(provenance.json) ‖ nonce), the provenance, the manifest root, the
+dependencies, the output leaves (manifest version 2), and the subjects against the NAR hashes of the bundle's artifacts (or of the local store with --store).
 Any failure exits non-zero and names the broken link.
 
 Without --policy, verify still checks the chain to the vendor root, Kettle's baseline
@@ -47,7 +48,10 @@ format: its binding, its raw artifacts, its lock file and its input Merkle root;
 the fields of its provenance that in-toto refuses are warnings, failures with --strict.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := verify.Options{Bundle: args[0], AllowSimulated: allowSim, AllowUnattested: allowUnattested, Strict: strict}
+			opts := verify.Options{Bundle: args[0], AllowSimulated: allowSim, AllowUnattested: allowUnattested, Strict: strict, DeepHash: deepHash}
+			if deepHash && !useStore {
+				return usageError(errors.New("--deep-hash: only with --store (it re-hashes every output leaf's path in the local store)"))
+			}
 			if useStore {
 				opts.Store = storeHasher{}
 			}
@@ -119,6 +123,7 @@ the fields of its provenance that in-toto refuses are warnings, failures with --
 	f.StringVar(&measurementHex, "measurement", "", "expected launch measurement, hex (48 bytes)")
 	f.StringVar(&imageDir, "image", "", "a Kettle CVM image directory (or its measurement.json): the launch measurement must be one of its VM shapes'")
 	f.BoolVar(&useStore, "store", false, "re-hash the subjects from the local Nix store instead of artifacts/")
+	f.BoolVar(&deepHash, "deep-hash", false, "with --store: re-hash every output leaf of a version 2 manifest in the local store, not only the subjects")
 	f.BoolVar(&allowSim, "allow-simulated", false, "accept evidence signed by Kettle's TEST-ONLY key chains (sim-snp, sim-tdx)")
 	f.BoolVar(&allowUnattested, "allow-unattested", false, "accept a bundle built with --attest none (reported as UNATTESTED)")
 	f.StringVar(&policyFile, "policy", "", "verification policy file, JSON or YAML (minimum TCB/SVNs, allowed measurements, HOST_DATA/MRCONFIGID, VMPL)")
