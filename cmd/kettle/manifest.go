@@ -227,7 +227,7 @@ output it records: "<drv path>!<output name>" or the output's store path, which
 name its output leaf.`,
 		Example: `  kettle manifest prove hello.bundle 'src:/nix/store/…-builder.sh:5dc9…'
   kettle manifest prove --json hello.bundle /nix/store/…-hello.drv!out`,
-		Args:  cobra.ExactArgs(2),
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m, err := loadManifest(args[0])
 			if err != nil {
