@@ -3,6 +3,7 @@ module github.com/kettle-build/kettle
 go 1.24.0
 
 require (
+	github.com/go-json-experiment/json v0.0.0-20250725192818-e39067aee2d2
 	github.com/google/go-configfs-tsm v0.2.2
 	github.com/google/go-sev-guest v0.15.0
 	github.com/google/go-tdx-guest v0.3.1

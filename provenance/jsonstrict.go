@@ -10,72 +10,171 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/kettle-build/kettle/internal/strictjson"
 )
 
-// The decoders of this package read JSON in two passes. checkJSON first
-// insists on one object that strictjson.Check accepts: valid UTF-8, no
-// duplicate keys at any depth, bounded nesting and nothing after the
-// object. The document is then decoded into a generic tree that jsonObject
-// walks with exact, case-sensitive keys (encoding/json would match keys
-// without regard to case), so that every error names the field.
+// The decoders of this package read JSON in one pass: strictjson.Parse
+// insists on valid UTF-8, no duplicate keys at any depth, bounded nesting
+// and nothing after the value, and returns the document's tree, which must
+// be an object. jsonObject walks the tree with exact, case-sensitive keys
+// (encoding/json would match keys without regard to case), so that every
+// error names the field.
 
-// checkJSON validates the shape of a JSON document as described above.
+// checkJSON checks that data is one object that strictjson.Check accepts.
 func checkJSON(data []byte) error {
 	if err := strictjson.Check(data); err != nil {
 		return err
 	}
-	// Check has refused a document of nothing but white space.
+	return checkIsObject(data)
+}
+
+// checkIsObject reports whether a document strictjson has accepted is an
+// object.
+func checkIsObject(data []byte) error {
+	// strictjson has refused a document of nothing but white space.
 	if b := bytes.TrimLeft(data, " \t\r\n"); b[0] != '{' {
 		return errors.New("not a JSON object")
 	}
 	return nil
 }
 
-// decodeObject checks data with checkJSON and returns its top-level object.
+// decodeObject checks data as checkJSON does and returns its top-level
+// object.
 func decodeObject(data []byte) (*jsonObject, error) {
-	if err := checkJSON(data); err != nil {
+	v, err := strictjson.Parse(data)
+	if err != nil {
 		return nil, err
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		return nil, fmt.Errorf("not JSON: %w", err)
+	if err := checkIsObject(data); err != nil {
+		return nil, err
 	}
-	return &jsonObject{m: m, used: map[string]bool{}}, nil
+	return &jsonObject{doc: &jsonDoc{}, v: v}, nil
 }
 
-// jsonObject walks one decoded JSON object with exact keys. Every accessor
-// marks its key as known; end reports any key that no accessor asked for.
+// jsonDoc is what the objects of one document share: room for the
+// jsonObjects of a document with thousands of them, which would otherwise
+// be allocated one by one.
+type jsonDoc struct {
+	objs []jsonObject
+}
+
+func (d *jsonDoc) newObject() *jsonObject {
+	if len(d.objs) == cap(d.objs) {
+		d.objs = make([]jsonObject, 0, 256)
+	}
+	d.objs = d.objs[:len(d.objs)+1]
+	return &d.objs[len(d.objs)-1]
+}
+
+// jsonObject walks one object of a parsed document with exact keys. Every
+// accessor marks its key as known; end reports any key that no accessor
+// asked for. The object's path in errors is computed only for an error.
 type jsonObject struct {
-	path string
-	m    map[string]any
-	used map[string]bool
+	doc    *jsonDoc
+	parent *jsonObject // nil for the top-level object
+	key    string      // the member of parent that holds the object
+	index  int         // the element of that member, an array, if inArray
+	// inArray says that the object is an element of the array parent.key.
+	inArray bool
+
+	v    strictjson.Value
+	used uint64 // members 0 to 63 known
+	// usedMore holds members 64 and on, of an object that large.
+	usedMore []bool
 }
 
-func asObject(path string, v any) (*jsonObject, error) {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("%s: got %s, want an object", pathOrRoot(path), jsonType(v))
+// path returns the object's path, as strictjson names it.
+func (o *jsonObject) path() string {
+	if o.parent == nil {
+		return ""
 	}
-	return &jsonObject{path: path, m: m, used: map[string]bool{}}, nil
+	p := strictjson.JoinKey(o.parent.path(), o.key)
+	if o.inArray {
+		p = strictjson.JoinIndex(p, o.index)
+	}
+	return p
 }
 
-func asString(path string, v any) (string, error) {
-	s, ok := v.(string)
+func (o *jsonObject) field(key string) string { return strictjson.JoinKey(o.path(), key) }
+
+// lookup returns the position of key among the object's members.
+func (o *jsonObject) lookup(key string) (int, bool) {
+	for i := range o.v.Len() {
+		if o.v.Name(i) == key {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+func (o *jsonObject) markUsed(i int) {
+	if i < 64 {
+		o.used |= 1 << i
+		return
+	}
+	if o.usedMore == nil {
+		o.usedMore = make([]bool, o.v.Len()-64)
+	}
+	o.usedMore[i-64] = true
+}
+
+func (o *jsonObject) isUsed(i int) bool {
+	if i < 64 {
+		return o.used&(1<<i) != 0
+	}
+	return o.usedMore != nil && o.usedMore[i-64]
+}
+
+// get returns the value of key, or ok = false when the key is absent.
+func (o *jsonObject) get(key string) (v strictjson.Value, ok bool) {
+	i, ok := o.lookup(key)
 	if !ok {
+		return strictjson.Value{}, false
+	}
+	o.markUsed(i)
+	return o.v.Elem(i), true
+}
+
+// has reports whether the object holds key, and marks it known.
+func (o *jsonObject) has(key string) bool {
+	_, ok := o.get(key)
+	return ok
+}
+
+func (o *jsonObject) require(key string) (strictjson.Value, error) {
+	v, ok := o.get(key)
+	if !ok {
+		return v, fmt.Errorf("%s: missing", o.field(key))
+	}
+	return v, nil
+}
+
+// child returns the object value v of the member key, or of element index
+// of that member when inArray, named by its path in errors.
+func (o *jsonObject) child(key string, index int, inArray bool, v strictjson.Value) (*jsonObject, error) {
+	if v.Kind() != strictjson.Object {
+		c := jsonObject{parent: o, key: key, index: index, inArray: inArray}
+		return nil, fmt.Errorf("%s: got %s, want an object", pathOrRoot(c.path()), jsonType(v))
+	}
+	c := o.doc.newObject()
+	*c = jsonObject{doc: o.doc, parent: o, key: key, index: index, inArray: inArray, v: v}
+	return c, nil
+}
+
+func asString(path string, v strictjson.Value) (string, error) {
+	if v.Kind() != strictjson.String {
 		return "", fmt.Errorf("%s: got %s, want a string", path, jsonType(v))
 	}
-	return s, nil
+	return v.Text(), nil
 }
 
-func asUint(path string, v any) (uint64, error) {
-	n, ok := v.(json.Number)
-	if !ok {
+func asUint(path string, v strictjson.Value) (uint64, error) {
+	if v.Kind() != strictjson.Number {
 		return 0, fmt.Errorf("%s: got %s, want a number", path, jsonType(v))
 	}
-	s := string(n)
+	s := v.Text()
 	if s == "" || strings.Trim(s, "0123456789") != "" || (len(s) > 1 && s[0] == '0') {
 		return 0, fmt.Errorf("%s: %s is not a non-negative integer", path, s)
 	}
@@ -86,29 +185,15 @@ func asUint(path string, v any) (uint64, error) {
 	return u, nil
 }
 
-func (o *jsonObject) field(key string) string { return strictjson.JoinKey(o.path, key) }
-
-// get returns the value of key, or ok = false when the key is absent.
-func (o *jsonObject) get(key string) (v any, ok bool) {
-	o.used[key] = true
-	v, ok = o.m[key]
-	return v, ok
-}
-
-func (o *jsonObject) require(key string) (any, error) {
-	v, ok := o.get(key)
-	if !ok {
-		return nil, fmt.Errorf("%s: missing", o.field(key))
-	}
-	return v, nil
-}
-
 func (o *jsonObject) str(key string) (string, error) {
 	v, err := o.require(key)
 	if err != nil {
 		return "", err
 	}
-	return asString(o.field(key), v)
+	if v.Kind() != strictjson.String {
+		return asString(o.field(key), v)
+	}
+	return v.Text(), nil
 }
 
 // nonEmptyStr is str for a string that must not be empty.
@@ -123,8 +208,7 @@ func (o *jsonObject) nonEmptyStr(key string) (string, error) {
 // optStr returns "" for an absent key; a present key must hold a non-empty
 // string, since Kettle's encoders omit empty ones.
 func (o *jsonObject) optStr(key string) (string, error) {
-	if _, ok := o.m[key]; !ok {
-		o.used[key] = true
+	if _, ok := o.lookup(key); !ok {
 		return "", nil
 	}
 	return o.nonEmptyStr(key)
@@ -152,28 +236,52 @@ func (o *jsonObject) obj(key string) (*jsonObject, error) {
 	if err != nil {
 		return nil, err
 	}
-	return asObject(o.field(key), v)
+	return o.child(key, 0, false, v)
 }
 
 // optObj returns nil for an absent key.
 func (o *jsonObject) optObj(key string) (*jsonObject, error) {
-	if _, ok := o.m[key]; !ok {
-		o.used[key] = true
+	if _, ok := o.lookup(key); !ok {
 		return nil, nil
 	}
 	return o.obj(key)
 }
 
-func (o *jsonObject) arr(key string) ([]any, error) {
+// jsonArray is the array value of one member of an object.
+type jsonArray struct {
+	o   *jsonObject
+	key string
+	v   strictjson.Value
+}
+
+func (o *jsonObject) arr(key string) (jsonArray, error) {
 	v, err := o.require(key)
 	if err != nil {
-		return nil, err
+		return jsonArray{}, err
 	}
-	a, ok := v.([]any)
-	if !ok {
-		return nil, fmt.Errorf("%s: got %s, want an array", o.field(key), jsonType(v))
+	if v.Kind() != strictjson.Array {
+		return jsonArray{}, fmt.Errorf("%s: got %s, want an array", o.field(key), jsonType(v))
 	}
-	return a, nil
+	return jsonArray{o: o, key: key, v: v}, nil
+}
+
+func (a jsonArray) len() int { return a.v.Len() }
+
+// path returns the path of element i.
+func (a jsonArray) path(i int) string { return strictjson.JoinIndex(a.o.field(a.key), i) }
+
+// obj returns element i, which must be an object.
+func (a jsonArray) obj(i int) (*jsonObject, error) {
+	return a.o.child(a.key, i, true, a.v.Elem(i))
+}
+
+// str returns element i, which must be a string.
+func (a jsonArray) str(i int) (string, error) {
+	v := a.v.Elem(i)
+	if v.Kind() != strictjson.String {
+		return asString(a.path(i), v)
+	}
+	return v.Text(), nil
 }
 
 // optStrMap returns nil for an absent key and otherwise an object whose
@@ -183,24 +291,24 @@ func (o *jsonObject) optStrMap(key string) (map[string]string, error) {
 	if sub == nil || err != nil {
 		return nil, err
 	}
-	out := make(map[string]string, len(sub.m))
-	for k, v := range sub.m {
-		s, err := asString(sub.field(k), v)
-		if err != nil {
+	out := make(map[string]string, sub.v.Len())
+	for i := range sub.v.Len() {
+		k, v := sub.v.Name(i), sub.v.Elem(i)
+		if v.Kind() != strictjson.String {
+			_, err := asString(sub.field(k), v)
 			return nil, err
 		}
-		out[k] = s
+		out[k] = v.Text()
 	}
 	return out, nil
 }
 
-// end reports the first unknown key, in sorted order so that the error does
-// not depend on map iteration.
+// end reports the first unknown key, in sorted order.
 func (o *jsonObject) end() error {
 	var unknown []string
-	for k := range o.m {
-		if !o.used[k] {
-			unknown = append(unknown, k)
+	for i := range o.v.Len() {
+		if !o.isUsed(i) {
+			unknown = append(unknown, o.v.Name(i))
 		}
 	}
 	if len(unknown) == 0 {
@@ -217,22 +325,22 @@ func pathOrRoot(path string) string {
 	return path
 }
 
-func jsonType(v any) string {
-	switch v.(type) {
-	case nil:
+func jsonType(v strictjson.Value) string {
+	switch v.Kind() {
+	case strictjson.Null:
 		return "null"
-	case bool:
+	case strictjson.Bool:
 		return "a boolean"
-	case json.Number:
+	case strictjson.Number:
 		return "a number"
-	case string:
+	case strictjson.String:
 		return "a string"
-	case []any:
+	case strictjson.Array:
 		return "an array"
-	case map[string]any:
+	case strictjson.Object:
 		return "an object"
 	}
-	return fmt.Sprintf("%T", v)
+	return v.Kind().String()
 }
 
 // encodeJSON writes v as indented JSON with HTML characters left alone and
@@ -247,4 +355,66 @@ func encodeJSON(v any) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// encodeCompactJSON is encodeJSON without the indentation and the newline:
+// what json.Compact makes of encodeJSON's bytes.
+func encodeCompactJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// equalCompacted reports whether compact is what json.Compact makes of
+// data, a document strictjson has accepted: its tokens as they are written
+// without the white space between them. Comparing as it goes, it costs a
+// fraction of compacting a copy first.
+func equalCompacted(data, compact []byte) bool {
+	for len(data) > 0 {
+		n := 1
+		switch data[0] {
+		case ' ', '\t', '\r', '\n':
+			data = data[1:]
+			continue
+		case '"':
+			n = quotedLen(data)
+		}
+		if n > len(compact) || !bytes.Equal(data[:n], compact[:n]) {
+			return false
+		}
+		data, compact = data[n:], compact[n:]
+	}
+	return len(compact) == 0
+}
+
+// quotedLen returns the length of the JSON string at the start of data,
+// quotes included.
+func quotedLen(data []byte) int {
+	for i := 1; i < len(data); {
+		end := bytes.IndexByte(data[i:], '"')
+		if end < 0 {
+			return len(data)
+		}
+		esc := bytes.IndexByte(data[i:i+end], '\\')
+		if esc < 0 {
+			return i + end + 1
+		}
+		i += esc + 2 // past the backslash and the character it escapes
+	}
+	return len(data)
+}
+
+// compactJSON returns a copy of a JSON document without the white space
+// between its tokens, its strings and numbers as they are written, as
+// json.Compact does.
+func compactJSON(data []byte) ([]byte, error) {
+	v := jsontext.Value(bytes.Clone(data))
+	if err := v.Compact(); err != nil {
+		return nil, fmt.Errorf("not JSON: %w", err)
+	}
+	return v, nil
 }

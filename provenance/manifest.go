@@ -222,18 +222,18 @@ func DecodeManifest(data []byte) (*Manifest, error) {
 	if err := o.end(); err != nil {
 		return nil, err
 	}
-	if len(raw) == 0 {
+	if raw.len() == 0 {
 		return nil, errors.New("leaves: empty")
 	}
-	if len(raw) > MaxManifestLeaves {
-		return nil, fmt.Errorf("leaves: %d leaves, more than the limit of %d", len(raw), MaxManifestLeaves)
+	if raw.len() > MaxManifestLeaves {
+		return nil, fmt.Errorf("leaves: %d leaves, more than the limit of %d", raw.len(), MaxManifestLeaves)
 	}
-	if count != len(raw) {
-		return nil, fmt.Errorf("leafCount: %d, but there are %d leaves", count, len(raw))
+	if count != raw.len() {
+		return nil, fmt.Errorf("leafCount: %d, but there are %d leaves", count, raw.len())
 	}
-	leaves := make([]string, len(raw))
-	for i, v := range raw {
-		if leaves[i], err = asString(fmt.Sprintf("leaves[%d]", i), v); err != nil {
+	leaves := make([]string, raw.len())
+	for i := range leaves {
+		if leaves[i], err = raw.str(i); err != nil {
 			return nil, err
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -332,34 +331,16 @@ func subjectsJSON(subjects []Subject) ([]subjectJSON, error) {
 func resourcesJSON(kind string, deps []Dependency) ([]resourceJSON, error) {
 	out := make([]resourceJSON, 0, len(deps))
 	for _, d := range deps {
-		what := fmt.Sprintf("%s dependency %q", kind, d.Name)
-		if d.Name == "" {
-			what = fmt.Sprintf("%s dependency %q", kind, d.URI)
-			if d.URI == "" {
-				return nil, fmt.Errorf("%s dependency with neither name nor URI", kind)
-			}
+		if d.Name == "" && d.URI == "" {
+			return nil, fmt.Errorf("%s dependency with neither name nor URI", kind)
 		}
-		if d.SHA256 == ([32]byte{}) {
-			return nil, fmt.Errorf("%s: SHA-256 is not set", what)
-		}
-		if d.URI != "" {
-			if err := checkURL(d.URI); err != nil {
-				return nil, fmt.Errorf("%s: %w", what, err)
+		ann, err := dependencyAnnotations(kind, d)
+		if err != nil {
+			what := fmt.Sprintf("%s dependency %q", kind, d.Name)
+			if d.Name == "" {
+				what = fmt.Sprintf("%s dependency %q", kind, d.URI)
 			}
-		}
-		ann := map[string]string{KindAnnotation: kind}
-		for k, v := range d.Annotations {
-			switch {
-			case k == KindAnnotation:
-				return nil, fmt.Errorf("%s: annotation %q is reserved", what, k)
-			case k == "":
-				return nil, fmt.Errorf("%s: empty annotation key", what)
-			case k == "narHash":
-				if err := checkNixHash(v, d.SHA256); err != nil {
-					return nil, fmt.Errorf("%s: annotation narHash: %w", what, err)
-				}
-			}
-			ann[k] = v
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 		out = append(out, resourceJSON{
 			Name:        d.Name,
@@ -375,6 +356,35 @@ func resourcesJSON(kind string, deps []Dependency) ([]resourceJSON, error) {
 		}
 	}
 	return out, nil
+}
+
+// dependencyAnnotations checks a dependency of a kind and returns its
+// annotations with the kind's.
+func dependencyAnnotations(kind string, d Dependency) (map[string]string, error) {
+	if d.SHA256 == ([32]byte{}) {
+		return nil, errors.New("SHA-256 is not set")
+	}
+	if d.URI != "" {
+		if err := checkURL(d.URI); err != nil {
+			return nil, err
+		}
+	}
+	ann := make(map[string]string, len(d.Annotations)+1)
+	ann[KindAnnotation] = kind
+	for k, v := range d.Annotations {
+		switch {
+		case k == KindAnnotation:
+			return nil, fmt.Errorf("annotation %q is reserved", k)
+		case k == "":
+			return nil, errors.New("empty annotation key")
+		case k == "narHash":
+			if err := checkNixHash(v, d.SHA256); err != nil {
+				return nil, fmt.Errorf("annotation narHash: %w", err)
+			}
+		}
+		ann[k] = v
+	}
+	return ann, nil
 }
 
 func resourceLess(a, b resourceJSON) bool {
@@ -459,11 +469,15 @@ func DecodeStatement(data []byte) (*Statement, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(rawSubjects) == 0 {
+	if rawSubjects.len() == 0 {
 		return nil, errors.New("subject: empty")
 	}
-	for i, v := range rawSubjects {
-		s, err := decodeSubject(fmt.Sprintf("subject[%d]", i), v)
+	for i := range rawSubjects.len() {
+		so, err := rawSubjects.obj(i)
+		if err != nil {
+			return nil, err
+		}
+		s, err := decodeSubject(so)
 		if err != nil {
 			return nil, err
 		}
@@ -490,25 +504,18 @@ func DecodeStatement(data []byte) (*Statement, error) {
 	if err != nil {
 		return nil, err
 	}
-	canon, err := encodeJSON(st)
-	if err != nil {
+	if err := sameAsCanonical(data, st); err != nil {
 		return nil, err
 	}
-	if err := sameJSON(data, canon); err != nil {
-		return nil, err
-	}
-	if err := validateInToto(data); err != nil {
+	if err := validateInTotoMessages(st); err != nil {
 		return nil, err
 	}
 	return &Statement{BuildInfo: b, BuildType: buildType, Raw: append([]byte(nil), data...)}, nil
 }
 
-func decodeSubject(path string, v any) (Subject, error) {
-	o, err := asObject(path, v)
-	if err != nil {
-		return Subject{}, err
-	}
+func decodeSubject(o *jsonObject) (Subject, error) {
 	var s Subject
+	var err error
 	if s.Name, err = o.nonEmptyStr("name"); err != nil {
 		return s, err
 	}
@@ -686,11 +693,9 @@ func decodeDependencies(bd *jsonObject, b *BuildInfo) error {
 	if err != nil {
 		return err
 	}
-	order := map[string]int{DependencySource: 0, DependencyFlakeInput: 1, DependencyDrv: 2, DependencySrc: 3}
 	last, sources := -1, 0
-	for i, v := range raw {
-		path := fmt.Sprintf("%s[%d]", bd.field("resolvedDependencies"), i)
-		o, err := asObject(path, v)
+	for i := range raw.len() {
+		o, err := raw.obj(i)
 		if err != nil {
 			return err
 		}
@@ -712,12 +717,12 @@ func decodeDependencies(bd *jsonObject, b *BuildInfo) error {
 			return err
 		}
 		kind, ok := ann[KindAnnotation]
-		rank, known := order[kind]
-		if !ok || !known {
-			return fmt.Errorf("%s.annotations.%s: %q, want source, flake-input, drv or src", path, KindAnnotation, kind)
+		rank := dependencyRank(kind)
+		if !ok || rank < 0 {
+			return fmt.Errorf("%s.annotations.%s: %q, want source, flake-input, drv or src", raw.path(i), KindAnnotation, kind)
 		}
 		if rank < last {
-			return fmt.Errorf("%s: a %s dependency after the %s ones, want source, flake inputs, derivations, sources in that order", path, kind, dependencyKind(last))
+			return fmt.Errorf("%s: a %s dependency after the %s ones, want source, flake inputs, derivations, sources in that order", raw.path(i), kind, dependencyKind(last))
 		}
 		last = rank
 		delete(ann, KindAnnotation)
@@ -726,7 +731,7 @@ func decodeDependencies(bd *jsonObject, b *BuildInfo) error {
 		case DependencySource:
 			sources++
 			if sources > 1 {
-				return fmt.Errorf("%s: a second source dependency", path)
+				return fmt.Errorf("%s: a second source dependency", raw.path(i))
 			}
 			b.Source = d
 		case DependencyFlakeInput:
@@ -741,6 +746,22 @@ func decodeDependencies(bd *jsonObject, b *BuildInfo) error {
 		return fmt.Errorf("%s: no source dependency", bd.field("resolvedDependencies"))
 	}
 	return nil
+}
+
+// dependencyRank is the position of a kind of dependency in the order
+// resolvedDependencies lists them, or -1 for no kind of dependency.
+func dependencyRank(kind string) int {
+	switch kind {
+	case DependencySource:
+		return 0
+	case DependencyFlakeInput:
+		return 1
+	case DependencyDrv:
+		return 2
+	case DependencySrc:
+		return 3
+	}
+	return -1
 }
 
 func dependencyKind(rank int) string {
@@ -759,20 +780,44 @@ func decodeTime(o *jsonObject, key string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-// sameJSON reports where data differs from the canonical encoding, ignoring
-// white space between tokens.
-func sameJSON(data, canon []byte) error {
-	var a, b bytes.Buffer
-	if err := json.Compact(&a, data); err != nil {
-		return fmt.Errorf("not JSON: %w", err)
-	}
-	if err := json.Compact(&b, canon); err != nil {
+// sameAsCanonical reports where data differs from the canonical encoding
+// of st, ignoring white space between tokens. It compares compact forms,
+// which are cheaper to make than the indented one.
+func sameAsCanonical(data []byte, st *statementJSON) error {
+	canon, err := encodeCompactJSON(st)
+	if err != nil {
 		return err
 	}
-	if bytes.Equal(a.Bytes(), b.Bytes()) {
+	if equalCompacted(data, canon) {
 		return nil
 	}
-	x, y := a.Bytes(), b.Bytes()
+	compact, err := compactJSON(data)
+	if err != nil {
+		return err
+	}
+	return sameCompactJSON(compact, canon)
+}
+
+// sameJSON reports where data differs from the canonical encoding canon,
+// ignoring white space between tokens.
+func sameJSON(data, canon []byte) error {
+	a, err := compactJSON(data)
+	if err != nil {
+		return err
+	}
+	b, err := compactJSON(canon)
+	if err != nil {
+		return err
+	}
+	return sameCompactJSON(a, b)
+}
+
+// sameCompactJSON reports where the compact document x differs from the
+// compact canonical encoding y.
+func sameCompactJSON(x, y []byte) error {
+	if bytes.Equal(x, y) {
+		return nil
+	}
 	i := 0
 	for i < len(x) && i < len(y) && x[i] == y[i] {
 		i++

@@ -13,12 +13,16 @@ import (
 func FuzzCheck(f *testing.F) {
 	for _, s := range []string{
 		`{"b":1,"a":[true,null,"x\u00e9\n"]}`, `  [ 1.5e3 , "<&>" ]  `, `{"a":{"a":{}}}`, `"\ud83d\ude00"`,
-		`{"a":1,"a":2}`, `{} {}`, `[[[[[[[[]]]]]]]]`, "\"\xff\"", ``, `{"a":`, `[1e400]`,
+		`{"a":1,"a":2}`, `{} {}`, `{"a":1,"\u0061":2}`, `["\ud800"]`, `{"keys":[`, `[[[[[[[[]]]]]]]]`, "\"\xff\"", ``, `{"a":`, `[1e400]`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		err := Check(b)
+		tree, perr := Parse(b)
+		if (err == nil) != (perr == nil) || (err != nil && err.Error() != perr.Error()) {
+			t.Fatalf("Check: %v; Parse: %v", err, perr)
+		}
 		dec := json.NewDecoder(bytes.NewReader(b))
 		dec.UseNumber()
 		var v any
@@ -43,6 +47,9 @@ func FuzzCheck(f *testing.F) {
 		}
 		if countKeys(b) != countKeys(out) {
 			t.Fatalf("%q: a key was lost in decoding", b)
+		}
+		if got := toAny(tree); !reflect.DeepEqual(got, v) {
+			t.Fatalf("Parse(%q) = %v, encoding/json decodes %v", b, got, v)
 		}
 		var w, x any
 		werr, xerr := Unmarshal(b, &w), json.Unmarshal(b, &x)

@@ -1,6 +1,9 @@
 package strictjson
 
 import (
+	"encoding/json"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -44,9 +47,25 @@ func TestCheckBad(t *testing.T) {
 		{"deep arrays", deep, "nested deeper than 64 levels"},
 		{"deep objects", strings.Repeat(`{"a":`, MaxDepth+1) + "1" + strings.Repeat("}", MaxDepth+1), "nested deeper than 64 levels"},
 		{"deep and unterminated", strings.Repeat("[", 10000), "nested deeper"},
+		{"unterminated array", `{"keys":[`, "keys: not JSON: unexpected EOF"},
+		{"unterminated array after an element", `{"keys":[1`, "keys: not JSON: unexpected EOF"},
+		{"array closed by a brace", `{"a":[{}}`, "a: not JSON: invalid character '}'"},
+		{"comma first in an array", `{"a":[,1]}`, "a[0]: not JSON: invalid character ','"},
+		{"missing comma", `{"a":[1 2]}`, "a[1]: not JSON: invalid character '2'"},
+		{"bad literal", `{"a":[{"b":tru}]}`, "a[0].b: not JSON: invalid character '}' in literal true"},
+		{"bad escape", `{"a":"\q"}`, "a: not JSON: invalid escape sequence"},
+		{"lone surrogate", `{"a":"\ud800"}`, "a: not JSON: invalid surrogate pair"},
+		{"lone low surrogate", `["\udc00x"]`, "[0]: not JSON: invalid surrogate pair"},
+		{"duplicate escaped key", `{"a":1,"\u0061":2}`, "a: duplicate key"},
+		{"duplicate key needing escapes", `{"x.y":{"\"":1,"\"":2}}`, `x.y.": duplicate key`},
+		{"control character", "[\"\x01\"]", "[0]: not JSON: invalid character '\\x01' in string"},
+		{"number in a name", `{1:2}`, "not JSON"},
 	} {
 		if err := Check([]byte(tc.in)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: Check(%q): %v, want an error containing %q", tc.name, tc.in, err, tc.want)
+		}
+		if _, err := Parse([]byte(tc.in)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Parse(%q): %v, want an error containing %q", tc.name, tc.in, err, tc.want)
 		}
 	}
 }
@@ -70,6 +89,82 @@ func TestUnmarshal(t *testing.T) {
 		var d doc
 		if err := Unmarshal([]byte(tc.in), &d); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Unmarshal(%s): %v, want an error containing %q", tc.in, err, tc.want)
+		}
+	}
+}
+
+// TestParse: Parse's tree holds what encoding/json decodes, members in
+// document order, however many values share its allocations.
+func TestParse(t *testing.T) {
+	many := make([]string, 3000)
+	for i := range many {
+		many[i] = fmt.Sprintf(`{"n":%d,"s":"v\\u00e9%d","a":[]}`, i, i)
+	}
+	wide := make([]string, 100)
+	for i := range wide {
+		wide[i] = fmt.Sprintf(`"k%03d":%d`, i, i)
+	}
+	for _, in := range []string{
+		`{}`, `[]`, `""`, `"x"`, `0`, `-1.5e3`, `true`, `false`, `null`,
+		`{"b":1,"a":[true,null,"x\u00e9\n",{"c":{}}],"":""}`,
+		`["\ud83d\ude00","\"\\\/\b\f\n\r\t","<&>",1e308,123456789012345678901234567890]`,
+		`{"z":1,"y":2,"x":3}`,
+		"[" + strings.Join(many, ",") + "]",
+		"{" + strings.Join(wide, ",") + "}",
+	} {
+		v, err := Parse([]byte(in))
+		if err != nil {
+			t.Errorf("Parse(%.40q): %v", in, err)
+			continue
+		}
+		dec := json.NewDecoder(strings.NewReader(in))
+		dec.UseNumber()
+		var want any
+		if err := dec.Decode(&want); err != nil {
+			t.Fatal(err)
+		}
+		if got := toAny(v); !reflect.DeepEqual(got, want) {
+			t.Errorf("Parse(%.40q) = %v, want %v", in, got, want)
+		}
+	}
+	v, err := Parse([]byte(`{"z":1,"y":{"x":[2]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Kind() != Object || v.Len() != 2 || v.Name(0) != "z" || v.Name(1) != "y" || v.Elem(1).Elem(0).Elem(0).Text() != "2" {
+		t.Errorf("members out of document order: %v", toAny(v))
+	}
+}
+
+// toAny returns v as encoding/json decodes a value with UseNumber.
+func toAny(v Value) any {
+	switch v.Kind() {
+	case Bool:
+		return v.Text() == "true"
+	case Number:
+		return json.Number(v.Text())
+	case String:
+		return v.Text()
+	case Array:
+		a := []any{}
+		for i := range v.Len() {
+			a = append(a, toAny(v.Elem(i)))
+		}
+		return a
+	case Object:
+		m := map[string]any{}
+		for i := range v.Len() {
+			m[v.Name(i)] = toAny(v.Elem(i))
+		}
+		return m
+	}
+	return nil
+}
+
+func TestKindString(t *testing.T) {
+	for k, want := range map[Kind]string{Null: "null", Bool: "boolean", Number: "number", String: "string", Array: "array", Object: "object", 99: "invalid kind"} {
+		if got := k.String(); got != want {
+			t.Errorf("Kind(%d).String() = %q, want %q", k, got, want)
 		}
 	}
 }
