@@ -167,9 +167,16 @@ func Diff(a, b *provenance.Manifest, opts Options) (*Result, error) {
 			return nil, err
 		}
 	}
+	if c := r.Counts[provenance.KindOutput]; c != nil && c.NotReproduced > 1 {
+		r.Notes = append(r.Notes, nameOrderNote)
+	}
 	sortRows(r.Rows)
 	return r, nil
 }
+
+// nameOrderNote says that the reproducibility failures are in name order
+// until Explain orders them.
+const nameOrderNote = "the outputs that did not reproduce are in name order; with the .drv files (kettle diff --store) they are in the order of their dependencies, the first failure first"
 
 func side(m *provenance.Manifest) Side {
 	return Side{Version: m.Version, LeafCount: len(m.Leaves), Root: hex.EncodeToString(m.Root[:])}

@@ -378,6 +378,11 @@ func TestExplain(t *testing.T) {
 	if got := r.Rows[0].UsedBy; !reflect.DeepEqual(got, []string{"hello"}) {
 		t.Errorf("hello.sh used by %v, want [hello]", got)
 	}
+	for _, row := range r.Rows {
+		if row.Kind == provenance.KindDrv && row.Note != "changed in itself: inputSrcs hello.sh" {
+			t.Errorf("drv row %s: note %q", row.Name, row.Note)
+		}
+	}
 
 	// noisy did not reproduce, and consumer, built from it, neither; base did.
 	c1, c2 := newClosure(), newClosure()
@@ -388,16 +393,19 @@ func TestExplain(t *testing.T) {
 	s[c1.drvs["noisy"]] = derivation(c1.drvs["noisy"], nil, c1.drvs["base"])
 	s[c1.drvs["consumer"]] = derivation(c1.drvs["consumer"], nil, c1.drvs["noisy"], c1.drvs["base"])
 	r = diff(t, c1.manifest(t, provenance.ManifestV2), c2.manifest(t, provenance.ManifestV2), Options{Unchanged: true})
-	if r.Rows[0].Name != "consumer!out" {
-		t.Fatalf("without the .drv files, failures are in name order: %v", summary(r.Rows))
+	if r.Rows[0].Name != "consumer!out" || len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "in name order") {
+		t.Fatalf("without the .drv files, failures are in name order, and a note says so: %v %q", summary(r.Rows), r.Notes)
 	}
 	r.Explain(s.read)
+	if len(r.Notes) != 0 {
+		t.Errorf("notes after Explain: %q", r.Notes)
+	}
 	got := summary(r.Rows)
 	want := []string{"output/not-reproduced/noisy!out", "output/not-reproduced/consumer!out"}
 	if !reflect.DeepEqual(got[:2], want) {
 		t.Fatalf("rows %v, want %v first", got, want)
 	}
-	if r.Rows[0].Follows != nil || !strings.Contains(r.Rows[0].Note, "the first to look at") {
+	if r.Rows[0].Follows != nil || !strings.Contains(r.Rows[0].Note, "look here first") {
 		t.Errorf("noisy: follows %v, note %q", r.Rows[0].Follows, r.Rows[0].Note)
 	}
 	if !reflect.DeepEqual(r.Rows[1].Follows, []string{"noisy"}) {

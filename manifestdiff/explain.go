@@ -2,9 +2,11 @@ package manifestdiff
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/kettle-build/kettle/manifestdiff/drvdiff"
 	"github.com/kettle-build/kettle/provenance"
@@ -29,14 +31,51 @@ func (r *Result) Explain(read drvdiff.Reader) {
 	for i := range r.Rows {
 		row := &r.Rows[i]
 		if row.Kind == provenance.KindDrv && row.Change == Changed {
-			ex.Explain(row.pathA, row.pathB)
+			x := ex.Explain(row.pathA, row.pathB)
+			row.Note = summarise(x)
+			if x.OnlyInputs {
+				row.depth = 1 // after the derivations that changed in themselves
+			}
 		}
 	}
-	r.Derivations = ex.Explanations()
+	// The derivations that changed in themselves first, as the rows.
+	r.Derivations = slices.Clone(ex.Explanations())
+	sort.SliceStable(r.Derivations, func(i, j int) bool { return !r.Derivations[i].OnlyInputs && r.Derivations[j].OnlyInputs })
 	r.Explained = true
+	r.Notes = slices.DeleteFunc(r.Notes, func(n string) bool { return n == nameOrderNote })
 	r.markUsedBy()
 	r.orderFailures(ex)
 	sortRows(r.Rows)
+}
+
+// summarise says in a few words why a derivation changed.
+func summarise(x *drvdiff.Explanation) string {
+	const most = 4
+	if len(x.Unavailable) > 0 {
+		return "not explained: " + strings.Join(x.Unavailable, "; ")
+	}
+	var own, inputs []string
+	for _, c := range x.Changes {
+		switch {
+		case c.Field == drvdiff.FieldInputDrvs:
+			inputs = append(inputs, c.Name)
+		case c.Change != drvdiff.ChangeStorePaths:
+			own = append(own, strings.TrimSpace(c.Field+" "+c.Name))
+		}
+	}
+	list := func(s []string) string {
+		if len(s) > most {
+			return strings.Join(s[:most], ", ") + fmt.Sprintf(" and %d more", len(s)-most)
+		}
+		return strings.Join(s, ", ")
+	}
+	switch {
+	case len(own) > 0:
+		return "changed in itself: " + list(own)
+	case len(inputs) > 0:
+		return "differs only through its input derivations: " + list(inputs)
+	}
+	return "differs only in store paths"
 }
 
 // markUsedBy names, on each changed src row, the derivations whose input
@@ -133,7 +172,7 @@ func (r *Result) orderFailures(ex *drvdiff.Explainer) {
 			row.depth = depth[d]
 			row.Follows = names
 			if row.Note == "" && len(names) == 0 {
-				row.Note = "none of its input derivations' outputs is listed as not reproduced: the first to look at"
+				row.Note = "none of its inputs is listed as not reproduced: look here first"
 			}
 		}
 	}

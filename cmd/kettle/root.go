@@ -39,6 +39,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newBuildCommand(driver),
 		newVerifyCommand(),
 		newManifestCommand(),
+		newDiffCommand(),
 		newHashCommand(),
 		newClosureCommand(),
 		newMeasureCommand(),
