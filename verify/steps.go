@@ -283,6 +283,7 @@ func (v *verifier) manifestRoot(context.Context) (Status, string, error) {
 		return "", "", fmt.Errorf("%s has %d leaves, %s says %d", provenance.FileManifest, len(m.Leaves), provenance.FileProvenance, v.stmt.ManifestLeafCount)
 	}
 	v.manifest = m
+	v.report.ManifestRoot = fmt.Sprintf("%x", m.Root)
 	return Pass, fmt.Sprintf("root %x recomputed over %d leaves, equals the provenance's", m.Root, len(m.Leaves)), nil
 }
 

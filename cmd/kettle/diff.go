@@ -122,9 +122,15 @@ func loadDiffSide(ctx context.Context, label, path string, opts verify.Options) 
 	if s.manifest, err = provenance.DecodeManifest(b.Manifest); err != nil {
 		return nil, fmt.Errorf("%s: %s: %s: %w", label, path, provenance.FileManifest, err)
 	}
+	// What is compared must be what was verified: the bundle is read again
+	// here, and may have been changed in between.
+	root := fmt.Sprintf("%x", s.manifest.Root)
+	if s.Verified && root != rep.ManifestRoot {
+		return nil, fmt.Errorf("%s: %s: %s has root %s, but the manifest verified had %s: the bundle changed while diff read it", label, path, provenance.FileManifest, root, rep.ManifestRoot)
+	}
 	// The provenance only labels the side; an unverified bundle's may not
 	// decode, and then it is left out.
-	if st, err := provenance.DecodeStatement(b.Provenance); err == nil {
+	if st, err := provenance.DecodeStatement(b.Provenance); err == nil && (!s.Verified || st.ManifestRoot == s.manifest.Root) {
 		s.FlakeRef, s.Attribute, s.System, s.Builder = st.FlakeRef, st.Attribute, st.System, st.BuilderID
 	}
 	return s, nil
