@@ -235,8 +235,8 @@ func TestAddRefusesWrongInfo(t *testing.T) {
 			t.Errorf("%s: Add error %v, want one mentioning %q", name, err, want)
 		}
 	}
-	bad("NAR hash", func(i *nixinputs.PathInfo) { i.NarHash[0] ^= 1 }, "not the one the Nix database records")
-	bad("NAR size", func(i *nixinputs.PathInfo) { i.NarSize++ }, "not the one the Nix database records")
+	bad("NAR hash", func(i *nixinputs.PathInfo) { i.NarHash[0] ^= 1 }, "not the one recorded for it")
+	bad("NAR size", func(i *nixinputs.PathInfo) { i.NarSize++ }, "not the one recorded for it")
 	bad("CA", func(i *nixinputs.PathInfo) { i.CA = s.infos["greeting.txt"].CA }, "gives the store path")
 	bad("other store", func(i *nixinputs.PathInfo) { i.Path = "/nix/store/" + filepath.Base(i.Path) }, "not in the store directory")
 	bad("reference", func(i *nixinputs.PathInfo) { i.References = []string{"/elsewhere/x"} }, "reference")
