@@ -126,7 +126,8 @@ func printExport(w io.Writer, r *attested.ExportReport) {
 		if !b.Verified {
 			mark = "UNVERIFIED "
 		}
-		fmt.Fprintf(w, "bundle %s%s -> %s\n       %s\n", mark, b.Bundle, file, b.Verdict)
+		fmt.Fprintf(w, "bundle %s%s -> %s\n", mark, b.Bundle, file)
+		printVerdict(w, b.Report.NotChecked, b.Verdict)
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -223,7 +224,29 @@ func readPublicKey(v string) (nixcache.PublicKey, error) {
 	return nixcache.ReadPublicKeyFile(v)
 }
 
+// printVerdict prints a bundle's verdict under its line, after the checks
+// it did not make, which the verdict counts.
+func printVerdict(w io.Writer, notChecked []string, verdict string) {
+	for _, n := range notChecked {
+		fmt.Fprintf(w, "       not checked: %s\n", n)
+	}
+	fmt.Fprintf(w, "       %s\n", verdict)
+}
+
 func printCacheVerify(w io.Writer, r *attested.VerifyReport) {
+	for _, b := range r.Bundles {
+		result := "OK"
+		if !b.OK {
+			result = "FAIL"
+		}
+		fmt.Fprintf(w, "bundle %s %s\n", result, b.File)
+		var notChecked []string
+		if b.Report != nil {
+			notChecked = b.Report.NotChecked
+		}
+		printVerdict(w, notChecked, b.Verdict)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "STORE PATH\tRESULT\tDETAIL")
 	failed := 0
@@ -244,13 +267,6 @@ func printCacheVerify(w io.Writer, r *attested.VerifyReport) {
 		fmt.Fprintf(tw, "%s\tOK\t%s; %s of %s\n", name, signed, p.AttestedAs, p.Bundle)
 	}
 	tw.Flush()
-	for _, b := range r.Bundles {
-		result := "OK"
-		if !b.OK {
-			result = "FAIL"
-		}
-		fmt.Fprintf(w, "bundle %s %s: %s\n", result, b.File, b.Verdict)
-	}
 	for _, e := range r.Errors {
 		fmt.Fprintf(w, "FAIL %s\n", e)
 	}
