@@ -160,15 +160,15 @@ func (b *bundle) sameAs(p string) error {
 	return nil
 }
 
-// verdict is one line on a bundle's verification: its verdict, and the
-// step that failed with its detail.
+// verdict is one line on a bundle's verification: the verdict of a bundle
+// that verifies, else the step that failed and why.
 func verdict(r *verify.Report) string {
 	if r.OK {
 		return r.Verdict()
 	}
 	for _, s := range r.Steps {
 		if s.Step == r.Failed {
-			return r.Verdict() + ": " + s.Detail
+			return fmt.Sprintf("FAILED at %s: %s", s.Step, s.Detail)
 		}
 	}
 	return r.Verdict()

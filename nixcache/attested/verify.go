@@ -96,10 +96,17 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions) (*VerifyReport,
 type cacheStore struct {
 	ok  map[string][32]byte
 	bad map[string]error
+	// claims, if not nil, are the bundle's: a NAR hash that is not the
+	// one claimed is reported here, so that the report speaks of the
+	// cache's NAR rather than of a local store path.
+	claims map[string]claim
 }
 
 func (s cacheStore) NarSHA256(_ context.Context, storePath string) ([32]byte, error) {
 	if h, ok := s.ok[storePath]; ok {
+		if c, claimed := s.claims[storePath]; claimed && c.narHash != h {
+			return h, fmt.Errorf("the cache's NAR has SHA-256 %x, the %s says %x", h, c.what, c.narHash)
+		}
 		return h, nil
 	}
 	if err := s.bad[storePath]; err != nil {
@@ -128,7 +135,9 @@ func verifyBundles(ctx context.Context, dir string, cr *nixcache.Report, opts Ve
 		cb.b, cb.err = readCacheBundle(dir, f)
 		if cb.err == nil {
 			vopts := opts.Verify
-			vopts.Bundle, vopts.Store = filepath.Join(dir, filepath.FromSlash(f)), store
+			bs := store
+			bs.claims = cb.b.claims
+			vopts.Bundle, vopts.Store = filepath.Join(dir, filepath.FromSlash(f)), bs
 			cb.Report = verify.Verify(ctx, vopts)
 			cb.b.report = cb.Report
 			if !cb.Report.OK {
