@@ -321,6 +321,32 @@ func (w *Writer) Lookup(storePath string) (*NarInfo, error) {
 	return n, nil
 }
 
+// StorePaths returns the store paths the cache has narinfos of, sorted.
+func (w *Writer) StorePaths() ([]string, error) {
+	entries, err := os.ReadDir(w.root)
+	if err != nil {
+		return nil, err
+	}
+	var paths []string
+	for _, e := range entries {
+		if !isNarInfoName(e.Name()) {
+			continue
+		}
+		file := filepath.Join(w.root, e.Name())
+		data, err := inputfile.Read(file, MaxNarInfoSize)
+		if err != nil {
+			return nil, err
+		}
+		n, err := ParseNarInfo(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Join(w.dir, e.Name()), err)
+		}
+		paths = append(paths, n.StorePath)
+	}
+	slices.Sort(paths)
+	return paths, nil
+}
+
 // SameObject reports whether two narinfos record the same store object:
 // the same store path, NAR hash and size, references and content address.
 // How the NAR file is compressed, the deriver, the signatures and the

@@ -466,3 +466,66 @@ func TestVerifyRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestExportFailureLeavesExistingCache makes an export to an existing cache
+// fail after it has written a file, and checks that the file is removed.
+func TestExportFailureLeavesExistingCache(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cache")
+	if _, err := Export(context.Background(), exportOpts(t, dir, makeBundle(t, bundleOpts{}, dep))); err != nil {
+		t.Fatal(err)
+	}
+	x := makeBundle(t, bundleOpts{}, output{"/nix/store/33333333333333333333333333333333-x", map[string]string{"f": "x"}})
+	appBundle := makeBundle(t, bundleOpts{}, app)
+	b, err := readBundle(appBundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The cache already has a file where app's bundle goes, with other
+	// contents: x's bundle is written first, then the export fails.
+	os.WriteFile(filepath.Join(dir, filepath.FromSlash(b.file)), []byte("not this bundle"), 0o644)
+	before := snapshot(t, dir)
+	_, err = Export(context.Background(), exportOpts(t, dir, x, appBundle))
+	if err == nil || !strings.Contains(err.Error(), "it is not a copy of bundle "+appBundle) {
+		t.Fatalf("export: %v", err)
+	}
+	if after := snapshot(t, dir); !mapsEqual(before, after) {
+		t.Errorf("the failed export left files: %d before, %d after", len(before), len(after))
+	}
+	// Without that file, app goes into the cache, referring to the dep it
+	// already has.
+	os.Remove(filepath.Join(dir, filepath.FromSlash(b.file)))
+	rep, err := Export(context.Background(), exportOpts(t, dir, x, appBundle))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Paths) != 2 {
+		t.Errorf("paths %+v", rep.Paths)
+	}
+	if vr, err := Verify(context.Background(), dir, verifyOpts(t)); err != nil || !vr.OK {
+		t.Errorf("verify: %+v, %v", vr, err)
+	}
+}
+
+// BenchmarkExport exports one output of 8 MiB of text, from a bundle's
+// zstd artifact to a new cache, references found by the NAR scan.
+func BenchmarkExport(b *testing.B) {
+	t := &testing.T{}
+	var text strings.Builder
+	for i := 0; text.Len() < 8<<20; i++ {
+		text.WriteString("line " + strings.Repeat("x", i%61) + " of a file in the output\n")
+	}
+	big := output{"/nix/store/44444444444444444444444444444444-big", map[string]string{"f": text.String()}}
+	bundle := makeBundle(t, bundleOpts{}, big)
+	for _, comp := range []string{nixcache.CompressionXZ, nixcache.CompressionZstd} {
+		b.Run(comp, func(b *testing.B) {
+			b.SetBytes(int64(text.Len()))
+			for range b.N {
+				opts := exportOpts(t, filepath.Join(b.TempDir(), "cache"), bundle)
+				opts.Compression = comp
+				if _, err := Export(context.Background(), opts); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -151,11 +151,11 @@ func (b *bundle) writeTo(p string) error {
 func (b *bundle) sameAs(p string) error {
 	old, err := provenance.OpenBundle(p)
 	if err != nil {
-		return err
+		return fmt.Errorf("the cache has %s, and it is not a copy of bundle %s: %w", p, b.arg, err)
 	}
 	if !bytes.Equal(old.Provenance, b.pb.Provenance) || !bytes.Equal(old.Evidence, b.pb.Evidence) ||
 		!bytes.Equal(old.Manifest, b.pb.Manifest) || len(old.Artifacts) != 0 {
-		return fmt.Errorf("%s: the cache has this file with other contents than bundle %s", p, b.arg)
+		return fmt.Errorf("the cache has %s, and it is not a copy of bundle %s: other contents", p, b.arg)
 	}
 	return nil
 }

@@ -238,6 +238,7 @@ type planner struct {
 	local    map[string]nixinputs.PathInfo // the local store's database, for claimed paths it has
 	items    map[string]*item
 	order    []string // references before the paths that refer to them
+	cached   []string // the store paths the cache has, once scan needs them
 }
 
 // plan takes every subject of every bundle, and then every path they
@@ -376,17 +377,24 @@ func (p *planner) carrier(sp string) *bundle {
 }
 
 // scan reads a carried NAR, checks it against its claim and finds its
-// references among the attested paths, as Nix's scanner does: without the
-// local store's database, the references of a NAR are the store paths
-// whose hash part occurs in it, and the only candidates known are the
-// paths the bundles attest. A NAR that names another store path
-// ("<store>/<hash>") may refer to a path none of them attests, whose
+// references among the attested paths and those the cache has, as Nix's
+// scanner does: without the local store's database, the references of a
+// NAR are the store paths whose hash part occurs in it, and the only
+// candidates known are those. A NAR that names another store path
+// ("<store>/<hash>") may refer to a path that is not among them, whose
 // absence from the narinfo would make Nix import the path without it:
 // such a NAR is refused.
 func (p *planner) scan(it *item) error {
 	sp, c := it.info.Path, it.claim
-	candidates := slices.Sorted(maps.Keys(p.claims))
-	rs, err := nixcache.NewRefScanner(p.storeDir, candidates)
+	if p.cached == nil {
+		var err error
+		if p.cached, err = p.w.StorePaths(); err != nil {
+			return err
+		}
+	}
+	candidates := slices.Concat(slices.Collect(maps.Keys(p.claims)), p.cached)
+	slices.Sort(candidates)
+	rs, err := nixcache.NewRefScanner(p.storeDir, slices.Compact(candidates))
 	if err != nil {
 		return err
 	}
