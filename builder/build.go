@@ -48,6 +48,10 @@ type BuildOptions struct {
 	// toolchain leaves. KettleBinary "" means os.Executable().
 	KettleVersion string
 	KettleBinary  string
+	// DeepHash makes Kettle re-hash the output of every derivation of the
+	// closure, not only the top-level ones, and check each against the Nix
+	// database; the manifest's output leaves then say by=kettle throughout.
+	DeepHash bool
 	// Workers bounds the parallelism of the closure walk and of hashing
 	// (0 means GOMAXPROCS).
 	Workers int
@@ -113,7 +117,7 @@ func Build(ctx context.Context, opts BuildOptions) (*BuildResult, error) {
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	if err := b.stages(ctx, stage{"manifest", b.manifest}, stage{"provenance", b.provenance}, stage{"attest", b.attest}, stage{"bundle", b.write}); err != nil {
+	if err := b.stages(ctx, stage{"outputs", b.recordOutputs}, stage{"manifest", b.manifest}, stage{"provenance", b.provenance}, stage{"attest", b.attest}, stage{"bundle", b.write}); err != nil {
 		return nil, err
 	}
 	return b.result(), nil
@@ -147,6 +151,8 @@ type build struct {
 	// realise and hash-outputs
 	outputs      []builtOutput // sorted by store path
 	outputHashes map[string]nixinputs.NarHash
+	// outputs (of every derivation of the closure)
+	allOutputs []provenance.DrvOutput
 	// toolchain
 	nixVersion string
 	tools      []provenance.Tool
@@ -374,6 +380,71 @@ func (b *build) outputPaths() []string {
 	return paths
 }
 
+// recordOutputs records every output of every derivation of the closure: the
+// top-level outputs with Kettle's own hashes (hash-outputs), the others
+// with the Nix database's narHash or, with DeepHash, Kettle's own hash
+// cross-checked with it. An output not valid in the store after the build
+// is recorded as absent.
+func (b *build) recordOutputs(ctx context.Context) error {
+	top := make(map[string]builtOutput, len(b.outputs))
+	for _, o := range b.outputs {
+		top[o.drv+"!"+o.name] = o
+	}
+	var outs []provenance.DrvOutput
+	var query []string
+	for _, drvPath := range b.closure.Paths() {
+		d := b.closure.Derivations[drvPath]
+		for _, name := range slices.Sorted(maps.Keys(d.Outputs)) {
+			o := provenance.DrvOutput{Drv: drvPath, Output: name, Path: d.Outputs[name].Path, By: provenance.ByNone}
+			built, isTop := top[o.ID()]
+			switch {
+			case isTop && o.Path != "" && o.Path != built.path:
+				return fmt.Errorf("nix build reported %s for output %s, its .drv says %s", built.path, o.ID(), o.Path)
+			case isTop:
+				// The .drv names no path for a floating content-addressed
+				// output; nix build reported the one it made.
+				o.Path, o.By, o.NarSHA256 = built.path, provenance.ByKettle, b.outputHashes[built.path].SHA256
+			case o.Path == "":
+				o.Path = provenance.UnknownOutputPath
+			default:
+				query = append(query, o.Path)
+			}
+			outs = append(outs, o)
+		}
+	}
+	infos, err := b.nix.ValidPathInfo(ctx, query...)
+	if err != nil {
+		return err
+	}
+	valid := slices.Sorted(maps.Keys(infos))
+	var ours map[string]nixinputs.NarHash
+	if b.opts.DeepHash {
+		if ours, err = b.nix.HashPaths(ctx, valid, b.workers); err != nil {
+			return err
+		}
+		if err := nixinputs.CrossCheck(valid, ours, infos); err != nil {
+			return err
+		}
+	}
+	for i, o := range outs {
+		info, ok := infos[o.Path]
+		switch {
+		case o.By != provenance.ByNone || !ok:
+		case b.opts.DeepHash:
+			outs[i].By, outs[i].NarSHA256 = provenance.ByKettle, ours[o.Path].SHA256
+		default:
+			outs[i].By, outs[i].NarSHA256 = provenance.ByNixDB, info.NarHash
+		}
+	}
+	b.allOutputs = outs
+	how := "from the Nix database"
+	if b.opts.DeepHash {
+		how = "re-hashed by Kettle (--deep-hash)"
+	}
+	b.logf("recorded %d outputs of %d derivations: %d top-level, %d %s, %d not in the store", len(outs), len(b.closure.Derivations), len(b.outputs), len(valid), how, len(outs)-len(b.outputs)-len(valid))
+	return nil
+}
+
 // toolchain identifies the nix and kettle binaries: the version nix reports
 // of itself, the version this binary was stamped with, and Kettle's own
 // SHA-256 of each binary's bytes.
@@ -444,6 +515,7 @@ func (b *build) collectInputs() (*provenance.Inputs, error) {
 	for _, p := range b.sources {
 		in.Sources = append(in.Sources, provenance.StoreSource{Path: p, NarHash: b.sourceHashes[p].SHA256})
 	}
+	in.Outputs = b.allOutputs
 	return in, nil
 }
 

@@ -12,6 +12,9 @@ import (
 // tests provide fakes.
 type Nix interface {
 	nixinputs.PathInfoer
+	// ValidPathInfo is PathInfo for paths that need not be valid: those
+	// that are not are left out of the result.
+	ValidPathInfo(ctx context.Context, paths ...string) (map[string]nixinputs.PathInfo, error)
 	Metadata(ctx context.Context, flakeURL string) (*nixinputs.Metadata, error)
 	Instantiate(ctx context.Context, installable string) ([]string, error)
 	Build(ctx context.Context, installable string) ([]nixinputs.BuildResult, error)

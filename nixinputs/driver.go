@@ -286,6 +286,60 @@ func decodeDrvList(out []byte) ([]string, error) {
 	return drvs, nil
 }
 
+// queryPathInfo runs `nix path-info --json` for paths and returns the info
+// of the valid ones and the paths Nix reported invalid.
+func (d *Driver) queryPathInfo(ctx context.Context, paths []string) (map[string]PathInfo, []string, error) {
+	for _, p := range paths {
+		if !filepath.IsAbs(p) {
+			return nil, nil, fmt.Errorf("path-info: %q is not an absolute store path", p)
+		}
+	}
+	out, err := d.run(ctx, append([]string{"path-info", "--json"}, paths...)...)
+	if err != nil {
+		return nil, nil, err
+	}
+	infos, invalid, err := decodePathInfo(out, filepath.Dir(paths[0]))
+	if err != nil {
+		return nil, nil, fmt.Errorf("nix path-info: %w", err)
+	}
+	return infos, invalid, nil
+}
+
+// ValidPathInfo is PathInfo for paths that need not be valid: it returns
+// the info of those that are and leaves out those Nix reports invalid
+// (Nix ≤ 2.18: "valid": false; later: null). A path Nix does not report
+// at all is an error, as with PathInfo. No path may be a .drv.
+func (d *Driver) ValidPathInfo(ctx context.Context, paths ...string) (map[string]PathInfo, error) {
+	if len(paths) == 0 {
+		return map[string]PathInfo{}, nil
+	}
+	for _, p := range paths {
+		if strings.HasSuffix(p, ".drv") {
+			return nil, fmt.Errorf("path-info: %s is a .drv, which Nix 2.8 takes to mean its outputs", p)
+		}
+	}
+	infos, invalid, err := d.queryPathInfo(ctx, paths)
+	if err != nil {
+		return nil, err
+	}
+	bad := make(map[string]bool, len(invalid))
+	for _, p := range invalid {
+		if _, ok := infos[p]; ok {
+			return nil, fmt.Errorf("nix path-info reported %s both valid and invalid", p)
+		}
+		bad[p] = true
+	}
+	res := make(map[string]PathInfo, len(infos))
+	for _, p := range paths {
+		if info, ok := infos[p]; ok {
+			res[p] = info
+		} else if !bad[p] {
+			return nil, fmt.Errorf("nix path-info did not report %s", p)
+		}
+	}
+	return res, nil
+}
+
 // PathInfo queries the Nix database with `nix path-info --json` for the given
 // store paths. It fails if any of them is not a valid store path. Paths
 // must be store paths of store objects; a .drv path is its own store object
@@ -295,18 +349,9 @@ func (d *Driver) PathInfo(ctx context.Context, paths ...string) (map[string]Path
 	if len(paths) == 0 {
 		return map[string]PathInfo{}, nil
 	}
-	for _, p := range paths {
-		if !filepath.IsAbs(p) {
-			return nil, fmt.Errorf("path-info: %q is not an absolute store path", p)
-		}
-	}
-	out, err := d.run(ctx, append([]string{"path-info", "--json"}, paths...)...)
+	infos, invalid, err := d.queryPathInfo(ctx, paths)
 	if err != nil {
 		return nil, err
-	}
-	infos, invalid, err := decodePathInfo(out, filepath.Dir(paths[0]))
-	if err != nil {
-		return nil, fmt.Errorf("nix path-info: %w", err)
 	}
 	bad := map[string]bool{}
 	for _, p := range invalid {

@@ -18,6 +18,9 @@ type Inputs struct {
 	Derivations []DerivationInput
 	Sources     []StoreSource
 	Toolchain   []Tool
+	// Outputs is every output of every derivation of the closure (manifest
+	// version 2), in the manifest only.
+	Outputs []DrvOutput
 }
 
 // SourceInput is the locked flake source.
@@ -82,6 +85,9 @@ func (in *Inputs) Leaves() []Leaf {
 	for _, t := range in.Toolchain {
 		leaves = append(leaves, ToolchainLeaf(t.Name, t.Version, t.SHA256))
 	}
+	for _, o := range in.Outputs {
+		leaves = append(leaves, o.Leaf())
+	}
 	return leaves
 }
 
@@ -145,8 +151,8 @@ type dependencyLeaf struct {
 }
 
 // DependencyKinds are the manifest leaf kinds that provenance.json's
-// resolvedDependencies list as well: the fod and toolchain leaves are in the
-// manifest only.
+// resolvedDependencies list as well: the fod, toolchain and output leaves
+// are in the manifest only.
 func DependencyKinds() []LeafKind {
 	return []LeafKind{KindSource, KindFlakeInput, KindDrv, KindSrc}
 }

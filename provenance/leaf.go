@@ -12,7 +12,8 @@ import (
 // LeafKind is the first field of a manifest leaf.
 type LeafKind string
 
-// The kinds of manifest leaf (manifest version 1).
+// The kinds of manifest leaf. Version 1 has all but KindOutput; version 2
+// adds it (DESIGN.md, "Input manifest, version 2").
 const (
 	KindSource     LeafKind = "source"      // the locked flake source: URL and narHash, and its rev
 	KindFlakeInput LeafKind = "flake-input" // one locked input of flake.lock
@@ -20,7 +21,16 @@ const (
 	KindSrc        LeafKind = "src"         // one inputSrcs store path and its NAR SHA-256
 	KindFOD        LeafKind = "fod"         // one fixed-output derivation: name, mode, algorithm, URL, hash
 	KindToolchain  LeafKind = "toolchain"   // the nix and kettle binaries that did the build
+	KindOutput     LeafKind = "output"      // one output of a derivation of the closure and its NAR SHA-256 (version 2)
 )
+
+// ParseLeafKind returns the leaf kind named s.
+func ParseLeafKind(s string) (LeafKind, error) {
+	if !validKind(LeafKind(s)) {
+		return "", fmt.Errorf("kind %q is not one of %s", s, kindList())
+	}
+	return LeafKind(s), nil
+}
 
 // RevName is the name of the source leaf that carries the source's revision.
 const RevName = "rev"
@@ -82,7 +92,23 @@ func ToolchainLeaf(tool, version string, binarySHA256 [32]byte) Leaf {
 	return Leaf{KindToolchain, tool + " " + version, hex.EncodeToString(binarySHA256[:])}
 }
 
-// ParseLeaf parses and validates one manifest leaf.
+// allowedIn reports why a valid leaf may not appear in a manifest of the
+// given version: version 1 has no output leaves and no git-hashed fixed
+// outputs.
+func (l Leaf) allowedIn(version int) error {
+	if version >= ManifestV2 {
+		return nil
+	}
+	switch {
+	case l.Kind == KindOutput:
+		return fmt.Errorf("kind output needs manifest version %d, this is version %d", ManifestV2, version)
+	case l.Kind == KindFOD && strings.Contains(l.Name, " mode=git "):
+		return fmt.Errorf("fod mode=git needs manifest version %d, this is version %d", ManifestV2, version)
+	}
+	return nil
+}
+
+// ParseLeaf parses and validates one manifest leaf of the newest version.
 func ParseLeaf(s string) (Leaf, error) {
 	l, err := parseLeaf(s)
 	if err != nil {
@@ -161,6 +187,9 @@ func (l Leaf) validate() error {
 		return checkSHA256Hex("src NAR SHA-256", l.Value)
 	case KindFOD:
 		return checkFOD(l.Name, l.Value)
+	case KindOutput:
+		_, err := parseOutput(l)
+		return err
 	case KindToolchain:
 		tool, version, ok := strings.Cut(l.Name, " ")
 		if !ok || tool == "" || version == "" {
@@ -190,8 +219,8 @@ func checkFOD(name, value string) error {
 		return fmt.Errorf("fod derivation name %q: %w", f[0], err)
 	}
 	mode, ok := strings.CutPrefix(f[1], "mode=")
-	if !ok || (mode != "flat" && mode != "recursive" && mode != "text") {
-		return fmt.Errorf("fod %q: %q is not mode=flat, mode=recursive or mode=text", f[0], f[1])
+	if !ok || (mode != "flat" && mode != "recursive" && mode != "text" && mode != "git") {
+		return fmt.Errorf("fod %q: %q is not mode=flat, mode=recursive, mode=text or mode=git", f[0], f[1])
 	}
 	algo, ok := strings.CutPrefix(f[2], "algo=")
 	if !ok || !fodAlgo(algo) {
@@ -256,14 +285,14 @@ func isLowerHex(s string) bool {
 
 func validKind(k LeafKind) bool {
 	switch k {
-	case KindSource, KindFlakeInput, KindDrv, KindSrc, KindFOD, KindToolchain:
+	case KindSource, KindFlakeInput, KindDrv, KindSrc, KindFOD, KindToolchain, KindOutput:
 		return true
 	}
 	return false
 }
 
 func kindList() string {
-	return "source, flake-input, drv, src, fod, toolchain"
+	return "source, flake-input, drv, src, fod, toolchain, output"
 }
 
 // quoteLeaf quotes a leaf for an error message, shortening a long one.

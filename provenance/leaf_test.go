@@ -110,7 +110,7 @@ func TestParseLeafBad(t *testing.T) {
 		{"src root", "src:/" + h, "not an absolute path"},
 		{"fod missing fields", "fod:source mode=flat" + h, "mode=<mode> algo=<algo>"},
 		{"fod bad name", "fod:sou/rce mode=flat algo=sha256 url=-" + h, "Nix does not allow"},
-		{"fod bad mode", "fod:source mode=git algo=sha256 url=-" + h, "mode=flat"},
+		{"fod bad mode", "fod:source mode=nar algo=sha256 url=-" + h, "mode=flat"},
 		{"fod mode without key", "fod:source flat algo=sha256 url=-" + h, "mode=flat"},
 		{"fod bad algo", "fod:source mode=flat algo=blake3 url=-" + h, "algo=sha256"},
 		{"fod no url key", "fod:source mode=flat algo=sha256 -" + h, "url="},
@@ -171,6 +171,10 @@ func FuzzParseLeaf(f *testing.F) {
 	f.Add("drv:" + testDrv + ":")
 	f.Add("source::")
 	f.Add("fod:a mode=flat algo=md5 url=-:" + strings.Repeat("0", 32))
+	f.Add("fod:a mode=git algo=sha1 url=-:" + strings.Repeat("0", 40))
+	f.Add(DrvOutput{testDrv, "out", testOut, ByKettle, d}.Leaf().String())
+	f.Add(DrvOutput{testDrv, "dev", UnknownOutputPath, ByNone, [32]byte{}}.Leaf().String())
+	f.Add("output:" + testDrv + "!out " + testOut + " by=nix-db:absent")
 	f.Fuzz(func(t *testing.T, s string) {
 		l, err := ParseLeaf(s)
 		if err != nil {
@@ -192,8 +196,20 @@ func FuzzParseLeaf(f *testing.F) {
 		if err != nil || again != l {
 			t.Fatalf("ParseLeaf does not round-trip %q: %+v, %v", s, again, err)
 		}
-		// A valid leaf makes a valid one-leaf manifest.
-		m, err := NewManifest([]Leaf{l})
+		// A valid leaf makes a valid manifest, with the leaf that the
+		// output rules pair it with.
+		leaves := []Leaf{l}
+		switch l.Kind {
+		case KindDrv:
+			leaves = append(leaves, DrvOutput{Drv: l.Name, Output: "out", Path: UnknownOutputPath, By: ByNone}.Leaf())
+		case KindOutput:
+			o, err := ParseOutputLeaf(l)
+			if err != nil {
+				t.Fatalf("ParseOutputLeaf(%q) of a valid leaf: %v", s, err)
+			}
+			leaves = append(leaves, DrvLeaf(o.Drv, d))
+		}
+		m, err := NewManifest(leaves)
 		if err != nil {
 			t.Fatalf("NewManifest of valid leaf %q: %v", s, err)
 		}

@@ -9,10 +9,18 @@ import (
 	"github.com/kettle-build/kettle/provenance/merkle"
 )
 
-// ManifestVersion is the version of the manifest format written and read by
-// this package: the leaf kinds and their syntax, bytewise order, and the
-// RFC 9162 tree over SHA-256.
-const ManifestVersion = 1
+// The versions of the manifest format: the leaf kinds and their syntax,
+// bytewise order, and the RFC 9162 tree over SHA-256. This package reads
+// both and writes ManifestVersion.
+const (
+	ManifestV1 = 1 // inputs only
+	ManifestV2 = 2 // adds an output leaf per output of every derivation
+
+	ManifestVersion = ManifestV2
+)
+
+// knownManifestVersion reports whether v is a version this package reads.
+func knownManifestVersion(v int) bool { return v == ManifestV1 || v == ManifestV2 }
 
 // The fixed values of manifest.json's hashAlgorithm and tree fields.
 const (
@@ -42,11 +50,21 @@ type manifestJSON struct {
 	Leaves        []string `json:"leaves"`
 }
 
-// NewManifest validates the leaves, sorts them bytewise, drops exact
-// duplicates and computes the root. It refuses an empty manifest and two
-// leaves that give different values for the same thing (one store path with
-// two digests, say).
+// NewManifest returns a manifest of the newest version (ManifestVersion)
+// over the leaves; see NewManifestVersion.
 func NewManifest(leaves []Leaf) (*Manifest, error) {
+	return NewManifestVersion(ManifestVersion, leaves)
+}
+
+// NewManifestVersion validates the leaves for the given manifest version,
+// sorts them bytewise, drops exact duplicates and computes the root. It
+// refuses an empty manifest, two leaves that give different values for the
+// same thing (one store path with two digests, say) and, from version 2 on,
+// leaves that break the output rules (CheckOutputLeaves).
+func NewManifestVersion(version int, leaves []Leaf) (*Manifest, error) {
+	if !knownManifestVersion(version) {
+		return nil, fmt.Errorf("manifest: version %d, want %d or %d", version, ManifestV1, ManifestV2)
+	}
 	if len(leaves) == 0 {
 		return nil, errors.New("manifest: no leaves")
 	}
@@ -73,21 +91,29 @@ func NewManifest(leaves []Leaf) (*Manifest, error) {
 	if len(out) > MaxManifestLeaves {
 		return nil, fmt.Errorf("manifest: %d leaves, more than the limit of %d", len(out), MaxManifestLeaves)
 	}
-	if err := checkLeafList(out); err != nil {
+	if err := checkLeafList(version, out); err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
 	}
-	return &Manifest{Version: ManifestVersion, Leaves: out, Root: rootOf(out)}, nil
+	m := &Manifest{Version: version, Leaves: out, Root: rootOf(out)}
+	if _, err := m.CheckOutputLeaves(); err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	return m, nil
 }
 
-// checkLeafList checks that every leaf is valid, that the leaves are in
-// strictly increasing bytewise order, and that no two distinct leaves give
-// different values for the same kind and name. A fod leaf is exempt from
-// the last rule: many fixed-output derivations share a name (fetchers call
+// checkLeafList checks that every leaf is valid in the manifest version,
+// that the leaves are in strictly increasing bytewise order, and that no two
+// distinct leaves give different values for the same kind and name (for an
+// output leaf: the same derivation output). A fod leaf is exempt from the
+// last rule: many fixed-output derivations share a name (fetchers call
 // theirs "source") and the hash tells them apart.
-func checkLeafList(leaves []string) error {
+func checkLeafList(version int, leaves []string) error {
 	var prev Leaf
 	for i, s := range leaves {
 		l, err := parseLeaf(s)
+		if err == nil {
+			err = l.allowedIn(version)
+		}
 		if err != nil {
 			return fmt.Errorf("leaves[%d] %s: %w", i, quoteLeaf(s), err)
 		}
@@ -100,6 +126,8 @@ func checkLeafList(leaves []string) error {
 				return fmt.Errorf("leaves[%d]: %s sorts before leaves[%d] %s, want bytewise order", i, quoteLeaf(s), i-1, quoteLeaf(p))
 			case l.Kind != KindFOD && l.Kind == prev.Kind && l.Name == prev.Name:
 				return fmt.Errorf("leaves[%d]: conflicting leaves %s and %s: one %s with two values", i, quoteLeaf(p), quoteLeaf(s), l.Kind)
+			case l.Kind == KindOutput && prev.Kind == KindOutput && outputID(l) == outputID(prev):
+				return fmt.Errorf("leaves[%d]: conflicting leaves %s and %s: one derivation output with two leaves", i, quoteLeaf(p), quoteLeaf(s))
 			}
 		}
 		prev = l
@@ -137,8 +165,8 @@ func (m *Manifest) Marshal() ([]byte, error) {
 
 // check validates a manifest that may have been built by hand.
 func (m *Manifest) check() error {
-	if m.Version != ManifestVersion {
-		return fmt.Errorf("manifest: version %d, want %d", m.Version, ManifestVersion)
+	if !knownManifestVersion(m.Version) {
+		return fmt.Errorf("manifest: version %d, want %d or %d", m.Version, ManifestV1, ManifestV2)
 	}
 	if len(m.Leaves) == 0 {
 		return errors.New("manifest: no leaves")
@@ -166,8 +194,8 @@ func DecodeManifest(data []byte) (*Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
-	if version != ManifestVersion {
-		return nil, fmt.Errorf("version: %d, want %d", version, ManifestVersion)
+	if !knownManifestVersion(version) {
+		return nil, fmt.Errorf("version: %d, want %d or %d", version, ManifestV1, ManifestV2)
 	}
 	if err := wantString(o, "hashAlgorithm", ManifestHashAlgorithm); err != nil {
 		return nil, err
@@ -219,7 +247,7 @@ func DecodeManifest(data []byte) (*Manifest, error) {
 // checkLeaves checks the order, syntax and consistency of the leaves and the
 // root, naming manifest.json's fields in its errors.
 func (m *Manifest) checkLeaves() error {
-	if err := checkLeafList(m.Leaves); err != nil {
+	if err := checkLeafList(m.Version, m.Leaves); err != nil {
 		return err
 	}
 	if got := rootOf(m.Leaves); got != m.Root {

@@ -16,6 +16,8 @@ func testLeaves() []Leaf {
 		FlakeInputLeaf("nixpkgs", "github:NixOS/nixpkgs/"+testRev, digest("nixpkgs")),
 		DrvLeaf(testDrv, digest("drv")),
 		DrvLeaf("/nix/store/"+testHash32+"-bb.drv", digest("bb")),
+		DrvOutput{testDrv, "out", testOut, ByKettle, digest("hello")}.Leaf(),
+		DrvOutput{"/nix/store/" + testHash32 + "-bb.drv", "out", "/nix/store/" + testHash32 + "-bb", ByNixDB, digest("bb-out")}.Leaf(),
 		SrcLeaf(testSrc, digest("src")),
 		FODLeaf("source", "recursive", "sha256", testHex, "https://example.org/x.tar.gz"),
 		FODLeaf("source", "recursive", "sha256", strings.Repeat("1", 64), "https://example.org/y.tar.gz"),
@@ -126,7 +128,7 @@ func TestManifestMarshalGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := fmt.Sprintf(`{
-  "version": 1,
+  "version": 2,
   "hashAlgorithm": "sha256",
   "tree": "rfc9162",
   "leafCount": 2,
@@ -176,7 +178,7 @@ func TestManifestRoundTrip(t *testing.T) {
 func TestManifestMarshalRefusesBadManifest(t *testing.T) {
 	m := testManifest(t)
 	for name, mutate := range map[string]func(*Manifest){
-		"version":   func(m *Manifest) { m.Version = 2 },
+		"version":   func(m *Manifest) { m.Version = 3 },
 		"no leaves": func(m *Manifest) { m.Leaves = nil },
 		"root":      func(m *Manifest) { m.Root[0] ^= 1 },
 		"unsorted":  func(m *Manifest) { m.Leaves[0], m.Leaves[1] = m.Leaves[1], m.Leaves[0] },
@@ -243,7 +245,7 @@ func manifestWith(t testing.TB, key, raw string) string {
 	good, m := goodManifestJSON(t)
 	_ = good
 	fields := []struct{ k, v string }{
-		{"version", "1"},
+		{"version", fmt.Sprint(m.Version)},
 		{"hashAlgorithm", `"sha256"`},
 		{"tree", `"rfc9162"`},
 		{"leafCount", fmt.Sprint(len(m.Leaves))},
@@ -310,10 +312,12 @@ func TestDecodeManifestBad(t *testing.T) {
 		{"invalid UTF-8", strings.Replace(good, "nixpkgs", "nix\xffpkgs", 1), "UTF-8"},
 		{"unknown field", manifestWith(t, "comment", `"hi"`), "comment: unknown field"},
 		{"field name case", strings.Replace(good, `"version"`, `"Version"`, 1), "version: missing"},
-		{"duplicate field", strings.Replace(good, `"version": 1,`, `"version": 1, "version": 1,`, 1), "version: duplicate key"},
+		{"duplicate field", strings.Replace(good, `"version": 2,`, `"version": 2, "version": 2,`, 1), "version: duplicate key"},
 		{"duplicate nested key", `{"version":1,"x":{"a":1,"a":2}}`, "x.a: duplicate key"},
 		{"missing version", manifestWith(t, "version", ""), "version: missing"},
-		{"version 2", manifestWith(t, "version", "2"), "version: 2, want 1"},
+		{"version 3", manifestWith(t, "version", "3"), "version: 3, want 1 or 2"},
+		{"version 0", manifestWith(t, "version", "0"), "version: 0, want 1 or 2"},
+		{"output leaf in version 1", manifestWith(t, "version", "1"), "kind output needs manifest version 2, this is version 1"},
 		{"version string", manifestWith(t, "version", `"1"`), "version: got a string"},
 		{"version float", manifestWith(t, "version", "1.0"), "version: 1.0 is not a non-negative integer"},
 		{"version exponent", manifestWith(t, "version", "1e0"), "not a non-negative integer"},
@@ -397,11 +401,19 @@ func FuzzDecodeManifest(f *testing.F) {
 	})
 }
 
-func BenchmarkNewManifest(b *testing.B) {
-	leaves := make([]Leaf, 0, 10000)
-	for i := 0; i < 10000; i++ {
-		leaves = append(leaves, DrvLeaf(fmt.Sprintf("/nix/store/%s-pkg-%d.drv", testHash32, i), digest(fmt.Sprint(i))))
+// benchLeaves returns the leaves of n derivations with one output each.
+func benchLeaves(n int) []Leaf {
+	leaves := make([]Leaf, 0, 2*n)
+	for i := 0; i < n; i++ {
+		drv := fmt.Sprintf("/nix/store/%s-pkg-%d.drv", testHash32, i)
+		leaves = append(leaves, DrvLeaf(drv, digest(fmt.Sprint(i))),
+			DrvOutput{drv, "out", fmt.Sprintf("/nix/store/%s-pkg-%d", testHash32, i), ByNixDB, digest(fmt.Sprint("out", i))}.Leaf())
 	}
+	return leaves
+}
+
+func BenchmarkNewManifest(b *testing.B) {
+	leaves := benchLeaves(10000)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if _, err := NewManifest(leaves); err != nil {
@@ -411,11 +423,7 @@ func BenchmarkNewManifest(b *testing.B) {
 }
 
 func BenchmarkDecodeManifest(b *testing.B) {
-	leaves := make([]Leaf, 0, 10000)
-	for i := 0; i < 10000; i++ {
-		leaves = append(leaves, DrvLeaf(fmt.Sprintf("/nix/store/%s-pkg-%d.drv", testHash32, i), digest(fmt.Sprint(i))))
-	}
-	m, err := NewManifest(leaves)
+	m, err := NewManifest(benchLeaves(10000))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -203,8 +203,8 @@ func statementFrom(b BuildInfo) (*statementJSON, error) {
 	if b.Attribute == "" {
 		return nil, errors.New("attribute is empty")
 	}
-	if b.ManifestVersion != ManifestVersion {
-		return nil, fmt.Errorf("manifest version %d, want %d", b.ManifestVersion, ManifestVersion)
+	if !knownManifestVersion(b.ManifestVersion) {
+		return nil, fmt.Errorf("manifest version %d, want %d or %d", b.ManifestVersion, ManifestV1, ManifestV2)
 	}
 	if b.ManifestLeafCount <= 0 {
 		return nil, fmt.Errorf("manifest leaf count %d, want at least 1", b.ManifestLeafCount)
@@ -604,8 +604,8 @@ func decodePredicate(pred *jsonObject, b *BuildInfo) (string, error) {
 	if b.ManifestVersion, err = in.int("manifestVersion"); err != nil {
 		return "", err
 	}
-	if b.ManifestVersion != ManifestVersion {
-		return "", fmt.Errorf("%s: %d, want %d", in.field("manifestVersion"), b.ManifestVersion, ManifestVersion)
+	if !knownManifestVersion(b.ManifestVersion) {
+		return "", fmt.Errorf("%s: %d, want %d or %d", in.field("manifestVersion"), b.ManifestVersion, ManifestV1, ManifestV2)
 	}
 	rootHex, err := in.str("manifestRoot")
 	if err != nil {

@@ -244,7 +244,7 @@ func TestForeignSimulatedPlatforms(t *testing.T) {
 				}
 			}
 			for _, s := range rep.Steps {
-				if s.Status != Pass && s.Step != StepMeasurement {
+				if s.Status != Pass && s.Step != StepMeasurement && s.Step != StepOutputs {
 					t.Errorf("step %s: %s %s", s.Step, s.Status, s.Detail)
 				}
 			}

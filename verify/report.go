@@ -20,6 +20,7 @@ const (
 	StepProvenance   Step = "provenance"
 	StepManifest     Step = "manifest"
 	StepDependencies Step = "dependencies"
+	StepOutputs      Step = "outputs"
 	StepSubjects     Step = "subjects"
 )
 

@@ -41,6 +41,10 @@ type Options struct {
 	// Store, when set, re-hashes the subjects from the local store instead
 	// of the bundle's artifacts/.
 	Store StoreHasher
+	// DeepHash, with Store, re-hashes the store path of every output leaf
+	// of a version 2 manifest, not only the subjects; every one must be in
+	// the local store and equal its leaf.
+	DeepHash bool
 	// AllowSimulated accepts evidence signed by Kettle's test-only roots.
 	AllowSimulated bool
 	// AllowUnattested accepts a bundle built with --attest none: the
@@ -118,6 +122,7 @@ func (v *verifier) steps() []struct {
 		{StepProvenance, v.provenance},
 		{StepManifest, v.manifestRoot},
 		{StepDependencies, v.dependencies},
+		{StepOutputs, v.outputs},
 		{StepSubjects, v.subjects},
 	}
 }

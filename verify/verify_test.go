@@ -49,6 +49,15 @@ func writeTestBundleWith(t *testing.T, nonce [32]byte, a attest.Attester) string
 // edited before it is encoded and attested, the manifest left as it is.
 func writeEditedBundle(t *testing.T, nonce [32]byte, a attest.Attester, edit func(*provenance.BuildInfo)) string {
 	t.Helper()
+	return writeManifestBundle(t, nonce, a, edit, provenance.ManifestVersion, nil)
+}
+
+// writeManifestBundle is writeEditedBundle with a manifest of the given
+// version whose leaves editLeaves may change before the root is computed
+// (the provenance commits to the edited root, so only the steps that read
+// leaves can tell).
+func writeManifestBundle(t *testing.T, nonce [32]byte, a attest.Attester, edit func(*provenance.BuildInfo), version int, editLeaves func([]provenance.Leaf) []provenance.Leaf) string {
+	t.Helper()
 	out := t.TempDir()
 	if err := os.WriteFile(filepath.Join(out, "hello"), []byte("hello\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -65,9 +74,17 @@ func writeEditedBundle(t *testing.T, nonce [32]byte, a attest.Attester, edit fun
 		Sources:     []provenance.StoreSource{{Path: testSrc, NarHash: sha256.Sum256([]byte("builder.sh"))}},
 		Toolchain:   []provenance.Tool{{Name: "nix", Version: "2.8.0", SHA256: sha256.Sum256([]byte("nix"))}},
 	}
-	m, err := provenance.NewManifest(inputs.Leaves())
+	if version >= provenance.ManifestV2 {
+		inputs.Outputs = []provenance.DrvOutput{{Drv: testDrv, Output: "out", Path: fakeOutput, By: provenance.ByKettle, NarSHA256: narSum}}
+	}
+	leaves := inputs.Leaves()
+	if editLeaves != nil {
+		leaves = editLeaves(leaves)
+	}
+	m, err := provenance.NewManifestVersion(version, leaves)
 	if err != nil {
-		t.Fatal(err)
+		// An edit that NewManifest refuses: compute the manifest by hand.
+		m = rawManifest(t, version, leaves)
 	}
 	manJSON, err := m.Marshal()
 	if err != nil {
@@ -79,7 +96,7 @@ func writeEditedBundle(t *testing.T, nonce [32]byte, a attest.Attester, edit fun
 		Subjects:          []provenance.Subject{{Name: fakeOutput, Output: "out", SHA256: narSum, NarSize: uint64(nar.Len())}},
 		ManifestRoot:      m.Root,
 		ManifestLeafCount: len(m.Leaves),
-		ManifestVersion:   provenance.ManifestVersion,
+		ManifestVersion:   version,
 		NixVersion:        "2.8.0", KettleVersion: "test",
 		BuilderID:    "https://github.com/kettle-build/kettle/builder/" + "sim-snp",
 		InvocationID: "test", StartedOn: start, FinishedOn: start.Add(time.Second),

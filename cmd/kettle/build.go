@@ -17,7 +17,7 @@ func newBuildCommand(driver func() *nixinputs.Driver) *cobra.Command {
 	var (
 		output, platform, nonceHex, measurementHex, artifacts, collateralDir string
 		workers                                                              int
-		asJSON, quiet                                                        bool
+		asJSON, quiet, deepHash                                              bool
 	)
 	cmd := &cobra.Command{
 		Use:   "build FLAKEREF[#ATTR]",
@@ -104,6 +104,7 @@ SHA-256(provenance.json) ‖ nonce, and writes the bundle atomically.`,
 				Nix:           builder.NixDriver(nix),
 				KettleVersion: kettleVersion(),
 				Workers:       workers,
+				DeepHash:      deepHash,
 				Log:           log,
 			})
 			if err != nil {
@@ -124,6 +125,7 @@ SHA-256(provenance.json) ‖ nonce, and writes the bundle atomically.`,
 	f.StringVar(&measurementHex, "sim-measurement", "", "simulated backends: the 48-byte launch measurement to report, hex")
 	f.StringVar(&artifacts, "artifacts", "zst", "NAR exports of the outputs in artifacts/: zst, xz or none")
 	f.IntVarP(&workers, "jobs", "j", 0, "parallel workers for the closure walk and hashing (default: all CPUs; at most max(64, 4×CPUs))")
+	f.BoolVar(&deepHash, "deep-hash", false, "re-hash the output of every derivation of the closure, not only the top-level ones, and check each against the Nix database (output leaves by=kettle instead of by=nix-db)")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress lines on stderr")
 	return cmd

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -25,16 +26,16 @@ const maxPolicyFile = 1 << 20
 
 func newVerifyCommand() *cobra.Command {
 	var (
-		vf               verifyFlags
-		useStore, asJSON bool
+		vf                         verifyFlags
+		useStore, deepHash, asJSON bool
 	)
 	cmd := &cobra.Command{
 		Use:   "verify BUNDLE",
 		Short: "Verify a bundle offline, link by link",
 		Long: `Verify checks, in order and each on its own line: the hardware signature chain to
 the vendor root, the TCB policy, the launch measurement, the report_data binding
-(SHA-256(provenance.json) ‖ nonce), the provenance, the manifest root, and the subjects
-against the NAR hashes of the bundle's artifacts (or of the local store with --store).
+(SHA-256(provenance.json) ‖ nonce), the provenance, the manifest root, the
+dependencies, the output leaves (manifest version 2), and the subjects against the NAR hashes of the bundle's artifacts (or of the local store with --store).
 Any failure exits non-zero and names the broken link.
 
 Without --policy, verify still checks the chain to the vendor root, Kettle's baseline
@@ -48,11 +49,14 @@ format: its binding, its raw artifacts, its lock file and its input Merkle root;
 the fields of its provenance that in-toto refuses are warnings, failures with --strict.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if deepHash && !useStore {
+				return usageError(errors.New("--deep-hash: only with --store (it re-hashes every output leaf's path in the local store)"))
+			}
 			opts, err := vf.options()
 			if err != nil {
 				return err
 			}
-			opts.Bundle = args[0]
+			opts.Bundle, opts.DeepHash = args[0], deepHash
 			if useStore {
 				opts.Store = storeHasher{}
 			}
@@ -77,6 +81,7 @@ the fields of its provenance that in-toto refuses are warnings, failures with --
 	f := cmd.Flags()
 	vf.register(f)
 	f.BoolVar(&useStore, "store", false, "re-hash the subjects from the local Nix store instead of artifacts/")
+	f.BoolVar(&deepHash, "deep-hash", false, "with --store: re-hash every output leaf of a version 2 manifest in the local store, not only the subjects")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
 }
