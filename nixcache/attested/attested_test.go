@@ -64,20 +64,48 @@ type bundleOpts struct {
 	noArtifacts bool
 	// tamper edits provenance.json after it is attested.
 	tamper func([]byte) []byte
+	// version is the manifest's; 0 means provenance.ManifestVersion.
+	version int
+	// closure are outputs of the closure that are not subjects: a version
+	// 2 manifest has an output leaf (by=nix-db) for each.
+	closure []output
+}
+
+// drvOf makes up the .drv store path of an output.
+func drvOf(o output) string {
+	base := path.Base(o.path)
+	return "/nix/store/d" + base[1:] + ".drv"
 }
 
 // makeBundle assembles a Kettle bundle of the outputs, as Build does but
 // without nix: sim-snp evidence over the provenance, the outputs' NARs in
-// artifacts/, a manifest with one src leaf (srcPath, not carried).
+// artifacts/, a manifest with one src leaf (srcPath, not carried) and, in
+// version 2, an output leaf of every subject (by=kettle) and of every
+// output of opts.closure (by=nix-db).
 func makeBundle(t *testing.T, opts bundleOpts, outs ...output) string {
 	t.Helper()
-	inputs := provenance.Inputs{
-		Source:      provenance.SourceInput{URL: "path:/src?narHash=x", NarHash: sha256.Sum256([]byte("src"))},
-		Derivations: []provenance.DerivationInput{{Path: "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-demo.drv", ATermSHA256: sha256.Sum256([]byte("Derive(...)"))}},
-		Sources:     []provenance.StoreSource{{Path: srcPath, NarHash: sha256.Sum256([]byte("builder.sh"))}},
-		Toolchain:   []provenance.Tool{{Name: "nix", Version: "2.8.0", SHA256: sha256.Sum256([]byte("nix"))}},
+	if opts.version == 0 {
+		opts.version = provenance.ManifestVersion
 	}
-	m, err := provenance.NewManifest(inputs.Leaves())
+	inputs := provenance.Inputs{
+		Source:    provenance.SourceInput{URL: "path:/src?narHash=x", NarHash: sha256.Sum256([]byte("src"))},
+		Sources:   []provenance.StoreSource{{Path: srcPath, NarHash: sha256.Sum256([]byte("builder.sh"))}},
+		Toolchain: []provenance.Tool{{Name: "nix", Version: "2.8.0", SHA256: sha256.Sum256([]byte("nix"))}},
+	}
+	nars := map[string][]byte{}
+	for i, o := range slices.Concat(outs, opts.closure) {
+		nar := o.nar(t)
+		nars[o.path] = nar
+		inputs.Derivations = append(inputs.Derivations, provenance.DerivationInput{Path: drvOf(o), ATermSHA256: sha256.Sum256([]byte(o.path))})
+		if opts.version >= provenance.ManifestV2 {
+			by := provenance.ByKettle
+			if i >= len(outs) {
+				by = provenance.ByNixDB
+			}
+			inputs.Outputs = append(inputs.Outputs, provenance.DrvOutput{Drv: drvOf(o), Output: "out", Path: o.path, By: by, NarSHA256: sha256.Sum256(nar)})
+		}
+	}
+	m, err := provenance.NewManifestVersion(opts.version, inputs.Leaves())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,15 +116,13 @@ func makeBundle(t *testing.T, opts bundleOpts, outs ...output) string {
 	start := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	info := provenance.BuildInfo{
 		FlakeRef: "path:/src", Attribute: outs[0].path[44:], System: "x86_64-linux",
-		ManifestRoot: m.Root, ManifestLeafCount: len(m.Leaves), ManifestVersion: provenance.ManifestVersion,
+		ManifestRoot: m.Root, ManifestLeafCount: len(m.Leaves), ManifestVersion: opts.version,
 		NixVersion: "2.8.0", KettleVersion: "test", BuilderID: "https://github.com/kettle-build/kettle/builder/sim-snp",
 		InvocationID: "test", StartedOn: start, FinishedOn: start.Add(time.Second),
 	}
-	nars := map[string][]byte{}
-	for i, o := range outs {
-		nar := o.nar(t)
-		nars[o.path] = nar
-		info.Subjects = append(info.Subjects, provenance.Subject{Name: o.path, Output: []string{"out", "dev"}[i], SHA256: sha256.Sum256(nar), NarSize: uint64(len(nar))})
+	for _, o := range outs {
+		nar := nars[o.path]
+		info.Subjects = append(info.Subjects, provenance.Subject{Name: o.path, Output: "out", SHA256: sha256.Sum256(nar), NarSize: uint64(len(nar))})
 	}
 	info.SetInputs(&inputs)
 	prov, err := provenance.EncodeStatement(info)
@@ -527,5 +553,70 @@ func BenchmarkExport(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestManifestVersions checks what each manifest version attests: version
+// 1 its subjects and sources, version 2 also every output of the closure.
+func TestManifestVersions(t *testing.T) {
+	v1 := makeBundle(t, bundleOpts{version: provenance.ManifestV1}, app)
+	v2 := makeBundle(t, bundleOpts{closure: []output{dep}}, app)
+	for _, tc := range []struct {
+		name, bundle string
+		want         map[string]string // store path → what attests it
+	}{
+		{"version 1", v1, map[string]string{appPath: "subject", srcPath: "src leaf"}},
+		{"version 2", v2, map[string]string{appPath: "subject", srcPath: "src leaf", depPath: "output leaf (by=nix-db)"}},
+	} {
+		b, err := readBundle(tc.bundle)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for p, c := range b.claims {
+			got[p] = c.what
+		}
+		if !mapsEqual(got, tc.want) {
+			t.Errorf("%s: claims %v, want %v", tc.name, got, tc.want)
+		}
+		if d := b.claims[appPath].deriver; tc.bundle == v2 && d != drvOf(app) || tc.bundle == v1 && d != "" {
+			t.Errorf("%s: app's deriver %q", tc.name, d)
+		}
+	}
+
+	// Version 1 does not attest dep: the scan finds it unknown. Version 2
+	// does, but does not carry it: it needs the local store.
+	_, err := Export(context.Background(), exportOpts(t, filepath.Join(t.TempDir(), "cache"), v1))
+	if err == nil || !strings.Contains(err.Error(), "names store paths none of the bundles attests") {
+		t.Errorf("export of version 1: %v", err)
+	}
+	_, err = Export(context.Background(), exportOpts(t, filepath.Join(t.TempDir(), "cache"), v2))
+	if err == nil || !strings.Contains(err.Error(), depPath+" (attested by the output leaf (by=nix-db) of bundle "+v2+") is not carried by any bundle: give --store") {
+		t.Errorf("export of version 2: %v", err)
+	}
+	// With dep's own bundle, version 2's app is exported with its deriver.
+	dir := filepath.Join(t.TempDir(), "cache")
+	rep, err := Export(context.Background(), exportOpts(t, dir, v2, makeBundle(t, bundleOpts{}, dep)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Paths) != 2 || rep.Paths[0].AttestedAs != "output leaf (by=nix-db)" || rep.Paths[0].Bundle != v2 {
+		t.Errorf("paths %+v", rep.Paths)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, rep.Paths[1].NarInfo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := nixcache.ParseNarInfo(data); err != nil || n.Deriver != path.Base(drvOf(app)) {
+		t.Errorf("app's narinfo: %+v, %v", n, err)
+	}
+	// dep is attested by v2's output leaf, its NAR carried by dep's bundle:
+	// the narinfo names v2, and Verify checks it against v2's leaf. dep's
+	// own bundle names no path, so it is not copied.
+	if rep.Bundles[1].File != "" {
+		t.Errorf("dep's bundle copied as %s, though it names no path", rep.Bundles[1].File)
+	}
+	if vr, err := Verify(context.Background(), dir, verifyOpts(t)); err != nil || !vr.OK || len(vr.Bundles) != 1 {
+		t.Errorf("verify: %+v, %v", vr, err)
 	}
 }

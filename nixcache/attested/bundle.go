@@ -2,6 +2,7 @@ package attested
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ type claim struct {
 	narHash [32]byte
 	narSize uint64 // 0 when the bundle does not record it
 	what    string // what in the bundle attests it: "subject" or a leaf kind
+	deriver string // the .drv that produced it, "" when the bundle does not say
 	bundle  *bundle
 }
 
@@ -69,7 +71,9 @@ func readBundle(p string) (*bundle, error) {
 
 // claimsOf lists the store paths a bundle attests with their NAR hashes:
 // its subjects, and each manifest leaf that names a store path with its
-// NAR SHA-256 (leafClaim). Two claims of one path must agree.
+// NAR SHA-256 (leafClaim). Two claims of one path must agree; the first
+// names what attests it, and the others add what it lacks (the NAR size of
+// a subject, the deriver of an output leaf).
 func claimsOf(b *bundle) (map[string]claim, error) {
 	claims := map[string]claim{}
 	add := func(c claim) error {
@@ -78,11 +82,13 @@ func claimsOf(b *bundle) (map[string]claim, error) {
 		switch {
 		case !ok:
 			claims[c.path] = c
+			return nil
 		case old.narHash != c.narHash:
 			return fmt.Errorf("%s: its %s says NAR SHA-256 %x, its %s %x", c.path, old.what, old.narHash, c.what, c.narHash)
-		case old.narSize == 0:
-			claims[c.path] = c
 		}
+		old.narSize = cmp.Or(old.narSize, c.narSize)
+		old.deriver = cmp.Or(old.deriver, c.deriver)
+		claims[c.path] = old
 		return nil
 	}
 	for _, s := range b.stmt.Subjects {
@@ -110,10 +116,17 @@ func claimsOf(b *bundle) (map[string]claim, error) {
 }
 
 // leafClaim returns the claim of a manifest leaf that names a store path
-// with its NAR SHA-256, and false for a leaf of another kind. Each kind of
-// leaf that attests a store path's NAR is one case here.
+// with its NAR SHA-256, and false for a leaf of another kind or an output
+// that was not realised. Each kind of leaf that attests a store path's NAR
+// is one case here.
 func leafClaim(l provenance.Leaf) (claim, bool, error) {
 	switch l.Kind {
+	case provenance.KindOutput:
+		o, err := provenance.ParseOutputLeaf(l)
+		if err != nil || !o.Realised() {
+			return claim{}, false, err
+		}
+		return claim{path: o.Path, narHash: o.NarSHA256, what: "output leaf (by=" + string(o.By) + ")", deriver: o.Drv}, true, nil
 	case provenance.KindSrc:
 		if err := nixstore.CheckPath(l.Name); err != nil {
 			return claim{}, false, err

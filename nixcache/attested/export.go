@@ -1,6 +1,7 @@
 package attested
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -338,7 +339,7 @@ func (p *planner) planPath(sp string) (*item, error) {
 		}
 		return it, nil
 	}
-	it.info = nixinputs.PathInfo{Path: sp, NarHash: c.narHash, NarSize: c.narSize}
+	it.info = nixinputs.PathInfo{Path: sp, NarHash: c.narHash, NarSize: c.narSize, Deriver: c.deriver}
 	db, inDB := p.local[sp]
 	dbAgrees := inDB && db.NarHash == c.narHash && (c.narSize == 0 || db.NarSize == c.narSize)
 	it.carrier = p.carrier(sp)
@@ -355,7 +356,8 @@ func (p *planner) planPath(sp string) (*item, error) {
 	if dbAgrees {
 		// The database records what Nix found when it registered the
 		// path: the same NAR, so the same references.
-		it.info.NarSize, it.info.References, it.info.Deriver, it.info.CA = db.NarSize, db.References, db.Deriver, db.CA
+		it.info.NarSize, it.info.References, it.info.CA = db.NarSize, db.References, db.CA
+		it.info.Deriver = cmp.Or(db.Deriver, c.deriver)
 		it.refsFrom = "local store"
 		return it, nil
 	}
