@@ -346,3 +346,48 @@ func TestCacheExportRefusesUnverified(t *testing.T) {
 		}
 	}
 }
+
+// TestCacheBadInput: usage errors exit 2 naming the flag, a cache that
+// cannot be read exits 1 naming the file; neither writes anything.
+func TestCacheBadInput(t *testing.T) {
+	dir := t.TempDir()
+	key, err := nixcache.GenerateKey("kettle-e2e-bad-1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(dir, "key.sec")
+	os.WriteFile(keyFile, []byte(key.String()+"\n"), 0o600)
+	garbage := filepath.Join(dir, "garbage")
+	os.WriteFile(garbage, []byte("not a key\n"), 0o600)
+	cache := filepath.Join(dir, "cache")
+	bundle := filepath.Join(dir, "no.bundle")
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"cache"}, 2, "missing command"},
+		{[]string{"cache", "import"}, 2, "unknown command"},
+		{[]string{"cache", "export", "--to", cache, "--key", keyFile}, 2, "requires at least 1 arg"},
+		{[]string{"cache", "export", "--key", keyFile, bundle}, 2, "--to"},
+		{[]string{"cache", "export", "--to", cache, bundle}, 2, "--key"},
+		{[]string{"cache", "export", "--to", cache, "--key", keyFile, "--compression", "gzip", bundle}, 2, "--compression \"gzip\""},
+		{[]string{"cache", "export", "--to", cache, "--key", garbage, bundle}, 2, garbage + ": secret key"},
+		{[]string{"cache", "export", "--to", cache, "--key", dir, bundle}, 2, "not a regular file"},
+		{[]string{"cache", "export", "--to", cache, "--key", keyFile, "--nonce", "zz", bundle}, 2, "--nonce"},
+		{[]string{"cache", "export", "--to", cache, "--key", keyFile, bundle}, 1, bundle},
+		{[]string{"cache", "verify", cache}, 2, "--pubkey"},
+		{[]string{"cache", "verify", "--pubkey", "name:AAAA", cache}, 2, "neither a public key nor a file"},
+		{[]string{"cache", "verify", "--pubkey", garbage, cache}, 2, garbage},
+		{[]string{"cache", "verify", "--pubkey", key.PublicKey().String()}, 2, "accepts 1 arg"},
+		{[]string{"cache", "verify", "--pubkey", key.PublicKey().String(), cache}, 1, filepath.Join(cache, "nix-cache-info")},
+	} {
+		r := kettle(t, tc.args...)
+		if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("kettle %s: exit %d, want %d with an error mentioning %q\n%s", strings.Join(tc.args, " "), r.code, tc.code, tc.want, r.stderr)
+		}
+	}
+	if _, err := os.Stat(cache); err == nil {
+		t.Error("a refused command wrote the cache")
+	}
+}
