@@ -134,10 +134,10 @@ func printExport(w io.Writer, r *attested.ExportReport) {
 	fmt.Fprintln(tw, "STORE PATH\tATTESTED BY\tNAR FROM\tREFERENCES FROM\tNAR FILE")
 	for _, p := range r.Paths {
 		by := p.AttestedAs + " of " + p.Bundle
-		if p.From == "already in the cache" {
+		if p.From == attested.FromCache {
 			by = p.BundleFile
 		}
-		if !p.BundleVerified && p.From != "already in the cache" {
+		if !p.BundleVerified && p.From != attested.FromCache {
 			by = "UNVERIFIED " + by
 			unverified++
 		}

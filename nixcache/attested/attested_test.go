@@ -253,7 +253,7 @@ func TestExportVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Created || len(rep.Paths) != 2 || rep.Paths[0].From != fromCache || rep.Paths[1].From != fromCache {
+	if rep.Created || len(rep.Paths) != 2 || rep.Paths[0].From != FromCache || rep.Paths[1].From != FromCache {
 		t.Errorf("export again: %+v", rep)
 	}
 	if after := snapshot(t, dir); !mapsEqual(before, after) {

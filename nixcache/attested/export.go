@@ -80,18 +80,23 @@ type ExportPath struct {
 	BundleFile     string   `json:"bundleFile"` // in the cache
 	BundleVerified bool     `json:"bundleVerified"`
 	AttestedAs     string   `json:"attestedAs"` // "subject", "src leaf", …
-	From           string   `json:"from"`       // "artifacts/<name>.nar.zst", "local store" or "already in the cache"
+	From           string   `json:"from"`       // the artifact's file in the bundle ("artifacts/<name>.nar.zst"), FromLocalStore or FromCache
 	NarInfo        string   `json:"narinfo"`
 	URL            string   `json:"url,omitempty"`
 	NarSize        uint64   `json:"narSize"`
 	FileSize       uint64   `json:"fileSize,omitempty"`
 	References     []string `json:"references"`
-	ReferencesFrom string   `json:"referencesFrom"` // "local store", "NAR scan" or "cache"
+	ReferencesFrom string   `json:"referencesFrom"` // FromLocalStore, FromNARScan or FromCache
 	Signed         bool     `json:"signed"`
 }
 
-// fromCache says a path was in the cache before Export.
-const fromCache = "already in the cache"
+// Where Export took a path's NAR (ExportPath.From, besides the artifact's
+// file) and references (ExportPath.ReferencesFrom).
+const (
+	FromCache      = "already in the cache" // the path was in the cache before
+	FromLocalStore = "local store"
+	FromNARScan    = "NAR scan"
+)
 
 // Export writes the paths the bundles attest to a binary cache: every
 // subject of every bundle and every path they refer to, each attested by
@@ -192,8 +197,9 @@ func mergeClaims(bundles []*bundle) (map[string]claim, error) {
 				return nil, fmt.Errorf("%s: bundle %s attests NAR SHA-256 %x, bundle %s %x", p, old.bundle.arg, old.narHash, b.arg, c.narHash)
 			case old.narSize != 0 && c.narSize != 0 && old.narSize != c.narSize:
 				return nil, fmt.Errorf("%s: bundle %s attests a NAR of %d bytes, bundle %s of %d", p, old.bundle.arg, old.narSize, b.arg, c.narSize)
-			case old.narSize == 0 && c.narSize != 0:
-				old.narSize = c.narSize
+			default:
+				old.narSize = cmp.Or(old.narSize, c.narSize)
+				old.deriver = cmp.Or(old.deriver, c.deriver)
 				claims[p] = old
 			}
 		}
@@ -333,7 +339,7 @@ func (p *planner) planPath(sp string) (*item, error) {
 		if old.NarHash != c.narHash || c.narSize != 0 && old.NarSize != c.narSize {
 			return nil, fmt.Errorf("%s: the cache has it with NAR hash %x (%d bytes), bundle %s attests %x", sp, old.NarHash, old.NarSize, c.bundle.arg, c.narHash)
 		}
-		it.existing, it.refsFrom = old, "cache"
+		it.existing, it.refsFrom = old, FromCache
 		for _, r := range old.References {
 			it.info.References = append(it.info.References, p.storeDir+"/"+r)
 		}
@@ -358,7 +364,7 @@ func (p *planner) planPath(sp string) (*item, error) {
 		// path: the same NAR, so the same references.
 		it.info.NarSize, it.info.References, it.info.CA = db.NarSize, db.References, db.CA
 		it.info.Deriver = cmp.Or(db.Deriver, c.deriver)
-		it.refsFrom = "local store"
+		it.refsFrom = FromLocalStore
 		return it, nil
 	}
 	if err := p.scan(it); err != nil {
@@ -415,7 +421,7 @@ func (p *planner) scan(it *item) error {
 		return fmt.Errorf("%s: its NAR names store paths none of the bundles attests (%s): its references cannot be known without the local store's database (--store)", sp, list)
 	}
 	it.info.References = rs.References()
-	it.refsFrom = "NAR scan"
+	it.refsFrom = FromNARScan
 	return nil
 }
 
@@ -514,7 +520,7 @@ func (p *planner) writePath(it *item) (ExportPath, error) {
 	n := it.existing
 	if n == nil {
 		e := nixcache.Entry{Info: it.info, Bundle: c.bundle.file}
-		out.From = "local store"
+		out.From = FromLocalStore
 		if it.carrier != nil {
 			e.NAR = func(w io.Writer) error { return p.copyNAR(it, w) }
 			out.From = it.carrier.carried[it.info.Path].File
@@ -525,10 +531,10 @@ func (p *planner) writePath(it *item) (ExportPath, error) {
 			return out, err
 		}
 		if existed {
-			out.From = fromCache
+			out.From = FromCache
 		}
 	} else {
-		out.From, out.Bundle, out.BundleFile = fromCache, "", n.Bundle
+		out.From, out.Bundle, out.BundleFile = FromCache, "", n.Bundle
 	}
 	out.URL, out.FileSize, out.NarSize, out.Signed = n.URL, n.FileSize, n.NarSize, len(n.Sigs) > 0
 	for _, r := range n.References {
