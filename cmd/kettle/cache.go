@@ -94,8 +94,8 @@ with another NAR is refused.`,
 	}
 	f := cmd.Flags()
 	vf.register(f)
-	f.StringVar(&to, "to", "", "the cache directory: created if it does not exist, else added to")
-	f.StringVar(&keyFile, "key", "", "the signing key file, as `nix key generate-secret` writes it (NAME:base64 of the 64-byte Ed25519 key)")
+	f.StringVar(&to, "to", "", "the cache `DIR`: created if it does not exist, else added to")
+	f.StringVar(&keyFile, "key", "", "the signing key `FILE`, as nix key generate-secret writes it (NAME:base64 of the 64-byte Ed25519 key)")
 	f.StringVar(&compression, "compression", nixcache.CompressionXZ, "of the NAR files: xz (every Nix reads it) or zstd")
 	f.BoolVar(&useStore, "store", false, "take the paths the bundles attest but do not carry, and every path's references, from the local Nix store")
 	f.BoolVar(&allowUnverified, "allow-unverified", false, "export the paths of bundles that do not verify (every output says UNVERIFIED)")
@@ -207,7 +207,7 @@ It reports every path, and exits non-zero if any check fails.`,
 	}
 	f := cmd.Flags()
 	vf.register(f)
-	f.StringArrayVar(&pubkeys, "pubkey", nil, "a trusted public key, NAME:base64 as trusted-public-keys lists it, or a file holding one (repeatable)")
+	f.StringArrayVar(&pubkeys, "pubkey", nil, "a trusted public key: `KEY` is NAME:base64 as trusted-public-keys lists it, or a file holding one (repeatable)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
 }
