@@ -102,6 +102,9 @@ type cacheStore struct {
 	claims map[string]claim
 }
 
+// StoreName names the cache in verify's report.
+func (s cacheStore) StoreName() string { return "the binary cache" }
+
 func (s cacheStore) NarSHA256(_ context.Context, storePath string) ([32]byte, error) {
 	if h, ok := s.ok[storePath]; ok {
 		if c, claimed := s.claims[storePath]; claimed && c.narHash != h {
