@@ -360,7 +360,8 @@ func TestDiffBadInput(t *testing.T) {
 		{"missing bundle", []string{"diff", "--allow-unverified", missing, missing}, "A: bundle " + missing},
 		{"not a bundle", []string{"diff", "--allow-unverified", notBundle, notBundle}, "A: bundle " + notBundle},
 		{"bad --measurement", []string{"diff", "--measurement", "xyz", missing, missing}, "--measurement"},
-		{"unknown flag", []string{"diff", "--nonce", "00", missing, missing}, "unknown flag: --nonce"},
+		{"--nonce", []string{"diff", "--nonce", "00", missing, missing}, "--nonce: two builds bind two nonces"},
+		{"unknown flag", []string{"diff", "--bogus", missing, missing}, "unknown flag: --bogus"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := kettle(t, tc.args...)

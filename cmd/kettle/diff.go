@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -18,7 +19,7 @@ import (
 
 func newDiffCommand() *cobra.Command {
 	var (
-		checks                                       bundleChecks
+		vf                                           verifyFlags
 		useStore, asJSON, unchanged, allowUnverified bool
 	)
 	cmd := &cobra.Command{
@@ -44,7 +45,10 @@ Exit status: 0 when the manifests are identical, 1 when they differ, 2 on a usag
 a bundle that cannot be read or does not verify.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts, err := checks.options()
+			if vf.nonceHex != "" {
+				return usageError(errors.New("--nonce: two builds bind two nonces; check each bundle's with kettle verify --nonce"))
+			}
+			opts, err := vf.options()
 			if err != nil {
 				return err
 			}
@@ -84,7 +88,8 @@ a bundle that cannot be read or does not verify.`,
 		},
 	}
 	f := cmd.Flags()
-	checks.addFlags(f)
+	vf.register(f)
+	f.MarkHidden("nonce") // refused: see RunE
 	f.BoolVar(&allowUnverified, "allow-unverified", false, "compare bundles that do not verify (each side says whether it did)")
 	f.BoolVar(&useStore, "store", false, "explain each changed derivation from the .drv files in the local store, as nix-diff does")
 	f.BoolVar(&unchanged, "unchanged", false, "list the unchanged pairs too, after the changes")

@@ -48,6 +48,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newAgentCommand(),
 		newImageCommand(),
 		newVMCommand(driver),
+		newCacheCommand(driver),
 	)
 	usageArgs(root)
 	return root

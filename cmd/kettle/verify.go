@@ -26,8 +26,7 @@ const maxPolicyFile = 1 << 20
 
 func newVerifyCommand() *cobra.Command {
 	var (
-		checks                     bundleChecks
-		nonceHex                   string
+		vf                         verifyFlags
 		useStore, deepHash, asJSON bool
 	)
 	cmd := &cobra.Command{
@@ -53,20 +52,13 @@ the fields of its provenance that in-toto refuses are warnings, failures with --
 			if deepHash && !useStore {
 				return usageError(errors.New("--deep-hash: only with --store (it re-hashes every output leaf's path in the local store)"))
 			}
-			opts, err := checks.options()
+			opts, err := vf.options()
 			if err != nil {
 				return err
 			}
 			opts.Bundle, opts.DeepHash = args[0], deepHash
 			if useStore {
 				opts.Store = storeHasher{}
-			}
-			if nonceHex != "" {
-				n, err := parseNonce(nonceHex)
-				if err != nil {
-					return &exitError{2, err}
-				}
-				opts.Nonce = n
 			}
 			rep := verify.Verify(cmd.Context(), opts)
 			if asJSON {
@@ -87,57 +79,65 @@ the fields of its provenance that in-toto refuses are warnings, failures with --
 		},
 	}
 	f := cmd.Flags()
-	checks.addFlags(f)
-	f.StringVar(&nonceHex, "nonce", "", "expected nonce, hex: 32 bytes (report_data[32:64]) for Kettle's bundles, 16 for the foreign tool's (a UUID's dashes allowed)")
+	vf.register(f)
 	f.BoolVar(&useStore, "store", false, "re-hash the subjects from the local Nix store instead of artifacts/")
 	f.BoolVar(&deepHash, "deep-hash", false, "with --store: re-hash every output leaf of a version 2 manifest in the local store, not only the subjects")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
 }
 
-// bundleChecks are the flags that say what a bundle must satisfy to
-// verify, whoever verifies it: verify, and diff before it compares two.
-type bundleChecks struct {
-	measurementHex, policyFile, collateralDir, imageDir string
-	allowSim, allowUnattested, strict                   bool
+// verifyFlags are the flags that say what a bundle must verify with, the
+// same for every command that verifies bundles (verify, cache export,
+// cache verify).
+type verifyFlags struct {
+	nonceHex, measurementHex, policyFile, collateralDir, imageDir string
+	allowSim, allowUnattested, strict                             bool
 }
 
-func (c *bundleChecks) addFlags(f *pflag.FlagSet) {
-	f.BoolVar(&c.strict, "strict", false, "fail on every warning (a foreign provenance field the in-toto library refuses, a file no subject names)")
-	f.StringVar(&c.measurementHex, "measurement", "", "expected launch measurement, hex (48 bytes)")
-	f.StringVar(&c.imageDir, "image", "", "a Kettle CVM image directory (or its measurement.json): the launch measurement must be one of its VM shapes'")
-	f.BoolVar(&c.allowSim, "allow-simulated", false, "accept evidence signed by Kettle's TEST-ONLY key chains (sim-snp, sim-tdx)")
-	f.BoolVar(&c.allowUnattested, "allow-unattested", false, "accept a bundle built with --attest none (reported as UNATTESTED)")
-	f.StringVar(&c.policyFile, "policy", "", "verification policy file, JSON or YAML (minimum TCB/SVNs, allowed measurements, HOST_DATA/MRCONFIGID, VMPL)")
-	f.StringVar(&c.collateralDir, "collateral", "", "directory of collateral replacing the evidence's: crl.der (AMD), tcb_info.json, qe_identity.json, ... (Intel)")
+func (vf *verifyFlags) register(f *pflag.FlagSet) {
+	f.StringVar(&vf.nonceHex, "nonce", "", "expected nonce, hex: 32 bytes (report_data[32:64]) for Kettle's bundles, 16 for the foreign tool's (a UUID's dashes allowed)")
+	f.BoolVar(&vf.strict, "strict", false, "fail on every warning (a foreign provenance field the in-toto library refuses, a file no subject names)")
+	f.StringVar(&vf.measurementHex, "measurement", "", "expected launch measurement, hex (48 bytes)")
+	f.StringVar(&vf.imageDir, "image", "", "a Kettle CVM image directory (or its measurement.json): the launch measurement must be one of its VM shapes'")
+	f.BoolVar(&vf.allowSim, "allow-simulated", false, "accept evidence signed by Kettle's TEST-ONLY key chains (sim-snp, sim-tdx)")
+	f.BoolVar(&vf.allowUnattested, "allow-unattested", false, "accept a bundle built with --attest none (reported as UNATTESTED)")
+	f.StringVar(&vf.policyFile, "policy", "", "verification policy file, JSON or YAML (minimum TCB/SVNs, allowed measurements, HOST_DATA/MRCONFIGID, VMPL)")
+	f.StringVar(&vf.collateralDir, "collateral", "", "directory of collateral replacing the evidence's: crl.der (AMD), tcb_info.json, qe_identity.json, ... (Intel)")
 }
 
-// options reads the files the flags name and returns the verification
-// options they ask for, without a bundle. Its errors are usage errors.
-func (c *bundleChecks) options() (verify.Options, error) {
-	opts := verify.Options{AllowSimulated: c.allowSim, AllowUnattested: c.allowUnattested, Strict: c.strict}
-	if c.policyFile != "" {
-		data, err := inputfile.Read(c.policyFile, maxPolicyFile)
+// options reads the files and values the flags name into verify.Options,
+// without Bundle and Store. A bad value is a usage error.
+func (vf *verifyFlags) options() (verify.Options, error) {
+	opts := verify.Options{AllowSimulated: vf.allowSim, AllowUnattested: vf.allowUnattested, Strict: vf.strict}
+	if vf.policyFile != "" {
+		data, err := inputfile.Read(vf.policyFile, maxPolicyFile)
 		if err != nil {
 			return opts, &exitError{2, fmt.Errorf("--policy: %w", err)}
 		}
 		if opts.Policy, err = attest.ParsePolicy(data); err != nil {
-			return opts, &exitError{2, fmt.Errorf("--policy %s: %w", c.policyFile, err)}
+			return opts, &exitError{2, fmt.Errorf("--policy %s: %w", vf.policyFile, err)}
 		}
 	}
-	if c.collateralDir != "" {
-		col, err := attest.ReadCollateralDir(c.collateralDir)
+	if vf.collateralDir != "" {
+		col, err := attest.ReadCollateralDir(vf.collateralDir)
 		if err != nil {
 			return opts, &exitError{2, fmt.Errorf("--collateral: %w", err)}
 		}
 		opts.Collateral = col
 	}
-	imageDir := c.imageDir
+	if vf.nonceHex != "" {
+		n, err := parseNonce(vf.nonceHex)
+		if err != nil {
+			return opts, &exitError{2, err}
+		}
+		opts.Nonce = n
+	}
+	imageDir := vf.imageDir
 	if imageDir == "" && opts.Policy != nil && opts.Policy.Image != "" {
 		// A policy names an image relative to its own file.
 		imageDir = opts.Policy.Image
 		if !filepath.IsAbs(imageDir) {
-			imageDir = filepath.Join(filepath.Dir(c.policyFile), imageDir)
+			imageDir = filepath.Join(filepath.Dir(vf.policyFile), imageDir)
 		}
 	}
 	if imageDir != "" {
@@ -147,8 +147,8 @@ func (c *bundleChecks) options() (verify.Options, error) {
 		}
 		opts.Image = m
 	}
-	if c.measurementHex != "" {
-		b, err := parseHexN("measurement", c.measurementHex, 48)
+	if vf.measurementHex != "" {
+		b, err := parseHexN("measurement", vf.measurementHex, 48)
 		if err != nil {
 			return opts, &exitError{2, err}
 		}
