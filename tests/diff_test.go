@@ -371,3 +371,32 @@ func TestDiffBadInput(t *testing.T) {
 		})
 	}
 }
+
+// TestDiffVersion1: a version 1 bundle (written before output leaves)
+// against a version 2 build of the same example compares every input and
+// says once that the output leaves are not compared.
+func TestDiffVersion1(t *testing.T) {
+	v1 := filepath.Join(e2e.repo, "tests", "testdata", "v1-hello.bundle.tar")
+	v2 := buildHello(t)
+	d, r := diffRun(t, "--allow-simulated", v1, v2)
+	if r.code != 1 || d.A.ManifestVersion != 1 || d.B.ManifestVersion != 2 || !d.A.Verified || !d.B.Verified {
+		t.Fatalf("exit %d, versions %d and %d, verified %v %v\n%s", r.code, d.A.ManifestVersion, d.B.ManifestVersion, d.A.Verified, d.B.Verified, r.stdout)
+	}
+	var notes struct {
+		Notes []string `json:"notes"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &notes); err != nil {
+		t.Fatal(err)
+	}
+	if len(notes.Notes) != 1 || !strings.Contains(notes.Notes[0], "A is a version 1 manifest, which has no output leaves: B's 3 output leaves are not compared") {
+		t.Errorf("notes %q, want one saying the outputs are not compared", notes.Notes)
+	}
+	for _, row := range d.Rows {
+		if row.Kind == "output" {
+			t.Errorf("output row %+v against a version 1 manifest", row)
+		}
+	}
+	if _, ok := d.Counts["output"]; ok {
+		t.Errorf("outputs counted: %v", d.Counts["output"])
+	}
+}
