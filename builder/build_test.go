@@ -2,10 +2,10 @@ package builder
 
 import (
 	"context"
-	"maps"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"

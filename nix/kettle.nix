@@ -55,7 +55,7 @@ buildGoModule {
 
   # The NAR hash of `go mod vendor`'s output for src; tests/flake_test.go
   # keeps it true and prints the new value when go.mod or go.sum change.
-  vendorHash = "sha256-7FPS5NtnfsjgQ2Ked6dDldN2twEvErMKFbnkOqLtBoA=";
+  vendorHash = "sha256-Jcxz/wG6ZemyjhARHwzs46WDZtbcd5c28/gvj5jRnAY=";
 
   subPackages = [ "cmd/kettle" ];
 

@@ -52,7 +52,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"measure", "bogus"}, 2, `unknown command "bogus" for "kettle measure"`},
 		{[]string{"bogus"}, 2, `unknown command "bogus" for "kettle"`},
 		{[]string{"verfy"}, 2, "did you mean verify?"},
-		{[]string{"manifest"}, 2, `missing command for "kettle manifest" (one of prove, show)`},
+		{[]string{"manifest"}, 2, `missing command for "kettle manifest" (one of check-proof, prove, show)`},
 		{[]string{}, 2, `missing command for "kettle"`},
 		{[]string{"verify", "A", "B"}, 2, "accepts 1 arg(s), received 2"},
 		{[]string{"verify"}, 2, "accepts 1 arg(s), received 0"},

@@ -54,7 +54,11 @@ type Report struct {
 	Platform    attest.Platform `json:"platform,omitempty"`
 	Measurement string          `json:"measurement,omitempty"`
 	Subjects    []string        `json:"subjects,omitempty"`
-	Steps       []StepResult    `json:"steps"`
+	// ManifestRoot is the root of the manifest the manifest step checked,
+	// lower-case hex: what a reader of the bundle after verification can
+	// compare its manifest with.
+	ManifestRoot string       `json:"manifestRoot,omitempty"`
+	Steps        []StepResult `json:"steps"`
 	// Failed names the first broken link ("" when OK).
 	Failed Step `json:"failed,omitempty"`
 	// NotChecked lists, in words, the checks verification did not make: for

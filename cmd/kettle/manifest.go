@@ -22,7 +22,7 @@ func newManifestCommand() *cobra.Command {
 		Args:  cobra.ArbitraryArgs,
 		RunE:  requireSubcommand,
 	}
-	cmd.AddCommand(newManifestShowCommand(), newManifestProveCommand())
+	cmd.AddCommand(newManifestShowCommand(), newManifestProveCommand(), newManifestCheckProofCommand())
 	return cmd
 }
 

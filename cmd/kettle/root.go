@@ -39,6 +39,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newBuildCommand(driver),
 		newVerifyCommand(),
 		newManifestCommand(),
+		newDiffCommand(),
 		newHashCommand(),
 		newClosureCommand(),
 		newMeasureCommand(),
@@ -47,6 +48,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newAgentCommand(),
 		newImageCommand(),
 		newVMCommand(driver),
+		newCacheCommand(driver),
 	)
 	usageArgs(root)
 	return root

@@ -4,41 +4,26 @@ import (
 	"encoding/hex"
 	"fmt"
 	"testing"
+
+	"github.com/transparency-dev/merkle/testonly"
 )
 
-// The test vectors of this file are the published RFC 6962 / RFC 9162 ones
-// used by certificate-transparency-go and github.com/transparency-dev/merkle
-// (proof/verify_test.go, and the JSON files under testdata/ of that
-// repository, which are generated from the same eight leaves). They were
-// first published with the Certificate Transparency C++ log
-// (merkletree/merkle_tree_test.cc).
+// The leaves, roots and node hashes of the vector set come from
+// github.com/transparency-dev/merkle's testonly package (a test
+// dependency), the RFC 6962 / RFC 9162 reference vectors first published
+// with the Certificate Transparency C++ log; reference_test.go checks this
+// package against that module's proofs for trees of every size up to 130.
+// The published proofs below are those of its proof/verify_test.go, which
+// the module does not export.
 
-// ctLeaves are the eight leaves of the vector set, hex-encoded.
-var ctLeaves = []string{
-	"",
-	"00",
-	"10",
-	"2021",
-	"3031",
-	"40414243",
-	"5051525354555657",
-	"606162636465666768696a6b6c6d6e6f",
-}
+// ctLeafData returns the first n leaves of the vector set.
+func ctLeafData(n int) [][]byte { return testonly.LeafInputs()[:n] }
 
-// ctRoots[i] is the root of the tree of the first i+1 leaves.
-var ctRoots = []string{
-	"6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
-	"fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
-	"aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
-	"d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
-	"4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
-	"76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
-	"ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
-	"5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
-}
+// ctRoot is the published root of the tree of the first size leaves.
+func ctRoot(size uint64) [32]byte { return [32]byte(testonly.RootHashes()[size]) }
 
 // ctEmptyRoot is the root of the empty tree, SHA-256("").
-const ctEmptyRoot = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+func ctEmptyRoot() [32]byte { return [32]byte(testonly.EmptyRootHash()) }
 
 // ctInclusion are the published inclusion proofs; leaf is 1-based as in the
 // original vectors.
@@ -121,16 +106,8 @@ func mustHashes(ss []string) [][32]byte {
 	return out
 }
 
-func ctLeafData(n int) [][]byte {
-	out := make([][]byte, n)
-	for i := range out {
-		out[i] = mustHex(ctLeaves[i])
-	}
-	return out
-}
-
 func TestEmptyRoot(t *testing.T) {
-	want := mustHash(ctEmptyRoot)
+	want := ctEmptyRoot()
 	if got := Root(nil); got != want {
 		t.Errorf("Root(nil) = %x, want %x", got, want)
 	}
@@ -140,20 +117,19 @@ func TestEmptyRoot(t *testing.T) {
 }
 
 func TestPublishedRoots(t *testing.T) {
-	for i, want := range ctRoots {
-		size := i + 1
-		if got := Root(ctLeafData(size)); got != mustHash(want) {
-			t.Errorf("Root of the first %d leaves = %x, want %s", size, got, want)
+	for size := range len(testonly.LeafInputs()) + 1 {
+		if got, want := Root(ctLeafData(size)), ctRoot(uint64(size)); got != want {
+			t.Errorf("Root of the first %d leaves = %x, want %x", size, got, want)
 		}
 	}
 	// The root of a one-leaf tree is its leaf hash.
-	if got, want := HashLeaf(nil), mustHash(ctRoots[0]); got != want {
+	if got, want := HashLeaf(nil), ctRoot(1); got != want {
 		t.Errorf("HashLeaf(\"\") = %x, want %x", got, want)
 	}
 }
 
 func TestPublishedInclusionProofs(t *testing.T) {
-	leaves := ctLeafData(len(ctLeaves))
+	leaves := testonly.LeafInputs()
 	for _, v := range ctInclusion {
 		t.Run(fmt.Sprintf("leaf%d_size%d", v.leaf, v.size), func(t *testing.T) {
 			index := v.leaf - 1
@@ -165,7 +141,7 @@ func TestPublishedInclusionProofs(t *testing.T) {
 			if !equalHashes(got, want) {
 				t.Errorf("InclusionProof(%d of %d) = %x, want %x", index, v.size, got, want)
 			}
-			root := mustHash(ctRoots[v.size-1])
+			root := ctRoot(v.size)
 			leafHash := HashLeaf(leaves[index])
 			if err := VerifyInclusion(index, v.size, leafHash, want, root); err != nil {
 				t.Fatalf("VerifyInclusion of the published proof: %v", err)
@@ -180,7 +156,7 @@ func TestPublishedInclusionProofs(t *testing.T) {
 }
 
 func TestPublishedConsistencyProofs(t *testing.T) {
-	leaves := ctLeafData(len(ctLeaves))
+	leaves := testonly.LeafInputs()
 	for _, v := range ctConsistency {
 		t.Run(fmt.Sprintf("%d_to_%d", v.size1, v.size2), func(t *testing.T) {
 			want := mustHashes(v.proof)
@@ -191,7 +167,7 @@ func TestPublishedConsistencyProofs(t *testing.T) {
 			if !equalHashes(got, want) {
 				t.Errorf("ConsistencyProof(%d, %d) = %x, want %x", v.size1, v.size2, got, want)
 			}
-			root1, root2 := mustHash(ctRoots[v.size1-1]), mustHash(ctRoots[v.size2-1])
+			root1, root2 := ctRoot(v.size1), ctRoot(v.size2)
 			if err := VerifyConsistency(v.size1, v.size2, root1, root2, want); err != nil {
 				t.Fatalf("VerifyConsistency of the published proof: %v", err)
 			}
@@ -359,7 +335,7 @@ func TestVerifyInclusionSingleEntry(t *testing.T) {
 }
 
 func TestVerifyInclusionBadSizes(t *testing.T) {
-	empty := mustHash(ctEmptyRoot)
+	empty := ctEmptyRoot()
 	for _, p := range []struct{ index, size uint64 }{{0, 0}, {1, 0}, {1, 1}, {2, 1}, {8, 8}, {1 << 63, 5}} {
 		for _, root := range [][32]byte{empty, someHash} {
 			if err := VerifyInclusion(p.index, p.size, someHash, nil, root); err == nil {
@@ -371,7 +347,7 @@ func TestVerifyInclusionBadSizes(t *testing.T) {
 
 func TestVerifyConsistencyEdgeCases(t *testing.T) {
 	root1, root2 := HashLeaf([]byte("don't care 1")), HashLeaf([]byte("don't care 2"))
-	empty := mustHash(ctEmptyRoot)
+	empty := ctEmptyRoot()
 	for _, tc := range []struct {
 		size1, size2 uint64
 		root1, root2 [32]byte

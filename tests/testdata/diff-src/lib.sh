@@ -1,0 +1,1 @@
+echo "lib, version 1"
