@@ -3,6 +3,7 @@ package provenance
 import (
 	"archive/tar"
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"github.com/ulikunitz/xz"
 
 	"github.com/kettle-build/kettle/internal/inputfile"
+	"github.com/kettle-build/kettle/internal/strictjson"
 )
 
 // Bundle is an opened bundle: the three JSON files in memory and the list
@@ -32,6 +34,16 @@ type Bundle struct {
 	isTar   bool
 	tarInfo os.FileInfo         // of the archive when it was opened
 	entries map[string]tarEntry // by Artifact.File, for a tar bundle
+
+	// provenance.json and manifest.json as OpenBundle parsed them, until
+	// DecodeStatement and DecodeManifest decode them.
+	parsedProvenance, parsedManifest *parsedJSON
+}
+
+// parsedJSON is a JSON document and its tree.
+type parsedJSON struct {
+	data []byte // a copy of the bytes parsed
+	root strictjson.Value
 }
 
 // Artifact is one NAR export in a bundle.
@@ -87,11 +99,55 @@ func OpenBundle(p string) (*Bundle, error) {
 		return nil, fmt.Errorf("bundle %s: %w", p, err)
 	}
 	for _, name := range jsonFiles() {
-		if err := checkJSON(*b.jsonField(name)); err != nil {
+		if err := b.checkJSONFile(name); err != nil {
 			return nil, fmt.Errorf("bundle %s: %s: %w", p, name, err)
 		}
 	}
 	return b, nil
+}
+
+// checkJSONFile checks one JSON file of the bundle with checkJSON. It
+// keeps the tree of provenance.json and manifest.json, which
+// DecodeStatement and DecodeManifest would otherwise parse again.
+func (b *Bundle) checkJSONFile(name string) error {
+	data := *b.jsonField(name)
+	var keep **parsedJSON
+	switch name {
+	case FileProvenance:
+		keep = &b.parsedProvenance
+	case FileManifest:
+		keep = &b.parsedManifest
+	default:
+		return checkJSON(data)
+	}
+	root, err := parseObject(data)
+	if err != nil {
+		return err
+	}
+	*keep = &parsedJSON{data: bytes.Clone(data), root: root}
+	return nil
+}
+
+// DecodeStatement decodes the bundle's provenance.json as the function
+// DecodeStatement does, without parsing it again if OpenBundle has.
+func (b *Bundle) DecodeStatement() (*Statement, error) {
+	p := b.parsedProvenance
+	if p == nil || !bytes.Equal(p.data, b.Provenance) {
+		return DecodeStatement(b.Provenance)
+	}
+	b.parsedProvenance = nil // the statement's Raw is p.data
+	return decodeStatement(p.data, topObject(p.root), p.data)
+}
+
+// DecodeManifest decodes the bundle's manifest.json as the function
+// DecodeManifest does, without parsing it again if OpenBundle has.
+func (b *Bundle) DecodeManifest() (*Manifest, error) {
+	p := b.parsedManifest
+	if p == nil || !bytes.Equal(p.data, b.Manifest) {
+		return DecodeManifest(b.Manifest)
+	}
+	b.parsedManifest = nil
+	return decodeManifest(topObject(p.root))
 }
 
 func (b *Bundle) jsonField(name string) *[]byte {

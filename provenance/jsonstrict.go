@@ -40,17 +40,29 @@ func checkIsObject(data []byte) error {
 	return nil
 }
 
+// parseObject checks data as checkJSON does and returns its tree.
+func parseObject(data []byte) (strictjson.Value, error) {
+	v, err := strictjson.Parse(data)
+	if err != nil {
+		return v, err
+	}
+	return v, checkIsObject(data)
+}
+
 // decodeObject checks data as checkJSON does and returns its top-level
 // object.
 func decodeObject(data []byte) (*jsonObject, error) {
-	v, err := strictjson.Parse(data)
+	v, err := parseObject(data)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkIsObject(data); err != nil {
-		return nil, err
-	}
-	return &jsonObject{doc: &jsonDoc{}, v: v}, nil
+	return topObject(v), nil
+}
+
+// topObject returns the top-level object of a document parseObject has
+// accepted.
+func topObject(v strictjson.Value) *jsonObject {
+	return &jsonObject{doc: &jsonDoc{}, v: v}
 }
 
 // jsonDoc is what the objects of one document share: room for the
@@ -208,10 +220,16 @@ func (o *jsonObject) nonEmptyStr(key string) (string, error) {
 // optStr returns "" for an absent key; a present key must hold a non-empty
 // string, since Kettle's encoders omit empty ones.
 func (o *jsonObject) optStr(key string) (string, error) {
-	if _, ok := o.lookup(key); !ok {
+	v, ok := o.get(key)
+	switch {
+	case !ok:
 		return "", nil
+	case v.Kind() != strictjson.String:
+		return asString(o.field(key), v)
+	case v.Text() == "":
+		return "", fmt.Errorf("%s: empty", o.field(key))
 	}
-	return o.nonEmptyStr(key)
+	return v.Text(), nil
 }
 
 func (o *jsonObject) uint(key string) (uint64, error) {
@@ -241,10 +259,11 @@ func (o *jsonObject) obj(key string) (*jsonObject, error) {
 
 // optObj returns nil for an absent key.
 func (o *jsonObject) optObj(key string) (*jsonObject, error) {
-	if _, ok := o.lookup(key); !ok {
+	v, ok := o.get(key)
+	if !ok {
 		return nil, nil
 	}
-	return o.obj(key)
+	return o.child(key, 0, false, v)
 }
 
 // jsonArray is the array value of one member of an object.
@@ -301,6 +320,32 @@ func (o *jsonObject) optStrMap(key string) (map[string]string, error) {
 		out[k] = v.Text()
 	}
 	return out, nil
+}
+
+// optStrMapWithout is optStrMap for a map from which the member named
+// split is taken out and returned on its own; the map of the others is nil
+// when there are none.
+func (o *jsonObject) optStrMapWithout(key, split string) (v string, ok bool, rest map[string]string, err error) {
+	sub, err := o.optObj(key)
+	if sub == nil || err != nil {
+		return "", false, nil, err
+	}
+	for i := range sub.v.Len() {
+		k, e := sub.v.Name(i), sub.v.Elem(i)
+		if e.Kind() != strictjson.String {
+			_, err := asString(sub.field(k), e)
+			return "", false, nil, err
+		}
+		if k == split {
+			v, ok = e.Text(), true
+			continue
+		}
+		if rest == nil {
+			rest = make(map[string]string, sub.v.Len())
+		}
+		rest[k] = e.Text()
+	}
+	return v, ok, rest, nil
 }
 
 // end reports the first unknown key, in sorted order.
@@ -367,45 +412,6 @@ func encodeCompactJSON(v any) ([]byte, error) {
 		return nil, err
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
-}
-
-// equalCompacted reports whether compact is what json.Compact makes of
-// data, a document strictjson has accepted: its tokens as they are written
-// without the white space between them. Comparing as it goes, it costs a
-// fraction of compacting a copy first.
-func equalCompacted(data, compact []byte) bool {
-	for len(data) > 0 {
-		n := 1
-		switch data[0] {
-		case ' ', '\t', '\r', '\n':
-			data = data[1:]
-			continue
-		case '"':
-			n = quotedLen(data)
-		}
-		if n > len(compact) || !bytes.Equal(data[:n], compact[:n]) {
-			return false
-		}
-		data, compact = data[n:], compact[n:]
-	}
-	return len(compact) == 0
-}
-
-// quotedLen returns the length of the JSON string at the start of data,
-// quotes included.
-func quotedLen(data []byte) int {
-	for i := 1; i < len(data); {
-		end := bytes.IndexByte(data[i:], '"')
-		if end < 0 {
-			return len(data)
-		}
-		esc := bytes.IndexByte(data[i:i+end], '\\')
-		if esc < 0 {
-			return i + end + 1
-		}
-		i += esc + 2 // past the backslash and the character it escapes
-	}
-	return len(data)
 }
 
 // compactJSON returns a copy of a JSON document without the white space

@@ -118,6 +118,19 @@ func ParseLeaf(s string) (Leaf, error) {
 }
 
 func parseLeaf(s string) (Leaf, error) {
+	l, err := splitLeaf(s)
+	if err != nil {
+		return Leaf{}, err
+	}
+	if err := l.validate(); err != nil {
+		return Leaf{}, err
+	}
+	return l, nil
+}
+
+// splitLeaf splits a leaf into its fields and checks what all kinds share;
+// validate checks the rest.
+func splitLeaf(s string) (Leaf, error) {
 	if !utf8.ValidString(s) {
 		return Leaf{}, fmt.Errorf("not valid UTF-8")
 	}
@@ -141,9 +154,6 @@ func parseLeaf(s string) (Leaf, error) {
 	}
 	if l.Value == "" {
 		return Leaf{}, fmt.Errorf("empty value")
-	}
-	if err := l.validate(); err != nil {
-		return Leaf{}, err
 	}
 	return l, nil
 }
@@ -275,12 +285,22 @@ func isToolName(s string) bool {
 
 func isLowerHex(s string) bool {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+		if _, ok := lowerHexDigit(s[i]); !ok {
 			return false
 		}
 	}
 	return s != ""
+}
+
+// lowerHexDigit returns the value of a lower-case hex digit.
+func lowerHexDigit(c byte) (byte, bool) {
+	switch {
+	case c-'0' < 10:
+		return c - '0', true
+	case c-'a' < 6:
+		return c - 'a' + 10, true
+	}
+	return 0, false
 }
 
 func validKind(k LeafKind) bool {

@@ -141,8 +141,10 @@ func rootOf(leaves []string) [32]byte {
 
 func leafHashes(leaves []string) [][32]byte {
 	hashes := make([][32]byte, len(leaves))
+	var buf []byte // one copy of each leaf, not one allocation
 	for i, l := range leaves {
-		hashes[i] = merkle.HashLeaf([]byte(l))
+		buf = append(buf[:0], l...)
+		hashes[i] = merkle.HashLeaf(buf)
 	}
 	return hashes
 }
@@ -190,6 +192,12 @@ func DecodeManifest(data []byte) (*Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
+	return decodeManifest(o)
+}
+
+// decodeManifest is DecodeManifest of the document whose top-level object
+// is o.
+func decodeManifest(o *jsonObject) (*Manifest, error) {
 	version, err := o.int("version")
 	if err != nil {
 		return nil, err
@@ -306,9 +314,16 @@ func wantString(o *jsonObject, key, want string) error {
 // parseSHA256Hex parses 64 lower-case hex digits.
 func parseSHA256Hex(s string) ([32]byte, error) {
 	var out [32]byte
-	if len(s) != 64 || !isLowerHex(s) {
+	if len(s) != 64 {
 		return out, fmt.Errorf("%q is not 64 lower-case hex digits", s)
 	}
-	hex.Decode(out[:], []byte(s))
+	for i := range out {
+		hi, ok1 := lowerHexDigit(s[2*i])
+		lo, ok2 := lowerHexDigit(s[2*i+1])
+		if !ok1 || !ok2 {
+			return [32]byte{}, fmt.Errorf("%q is not 64 lower-case hex digits", s)
+		}
+		out[i] = hi<<4 | lo
+	}
 	return out, nil
 }

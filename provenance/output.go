@@ -66,8 +66,8 @@ func ParseOutputLeaf(l Leaf) (DrvOutput, error) {
 }
 
 func parseOutput(l Leaf) (DrvOutput, error) {
-	f := strings.Split(l.Name, " ")
-	if len(f) != 3 {
+	f, ok := splitOutputName(l.Name)
+	if !ok {
 		return DrvOutput{}, fmt.Errorf("output name %q is not \"<drv>!<output> <store path> by=<authority>\"", l.Name)
 	}
 	drv, out, ok := strings.Cut(f[0], "!")
@@ -117,6 +117,15 @@ func parseOutput(l Leaf) (DrvOutput, error) {
 	return o, nil
 }
 
+// splitOutputName splits an output leaf's name at its two spaces, as
+// strings.Split would, without allocating; it fails unless there are
+// exactly two.
+func splitOutputName(name string) ([3]string, bool) {
+	id, rest, ok1 := strings.Cut(name, " ")
+	path, by, ok2 := strings.Cut(rest, " ")
+	return [3]string{id, path, by}, ok1 && ok2 && !strings.Contains(by, " ")
+}
+
 // outputID is the "<drv>!<output>" of a valid output leaf.
 func outputID(l Leaf) string {
 	id, _, _ := strings.Cut(l.Name, " ")
@@ -131,7 +140,8 @@ func (m *Manifest) Outputs() ([]DrvOutput, error) {
 		if !strings.HasPrefix(s, string(KindOutput)+":") {
 			continue
 		}
-		l, err := parseLeaf(s)
+		// parseOutput is what parseLeaf validates an output leaf with.
+		l, err := splitLeaf(s)
 		if err != nil {
 			return nil, fmt.Errorf("leaves[%d]: %w", i, err)
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kettle-build/kettle/internal/nixstore"
+	"github.com/kettle-build/kettle/internal/strictjson"
 )
 
 // The type URIs of provenance.json.
@@ -458,6 +459,12 @@ func DecodeStatement(data []byte) (*Statement, error) {
 	if err != nil {
 		return nil, err
 	}
+	return decodeStatement(data, o, append([]byte(nil), data...))
+}
+
+// decodeStatement is DecodeStatement of data, whose top-level object is o;
+// raw becomes the statement's Raw.
+func decodeStatement(data []byte, o *jsonObject, raw []byte) (*Statement, error) {
 	if err := wantString(o, "_type", StatementType); err != nil {
 		return nil, err
 	}
@@ -510,7 +517,7 @@ func DecodeStatement(data []byte) (*Statement, error) {
 	if err := validateInTotoMessages(st); err != nil {
 		return nil, err
 	}
-	return &Statement{BuildInfo: b, BuildType: buildType, Raw: append([]byte(nil), data...)}, nil
+	return &Statement{BuildInfo: b, BuildType: buildType, Raw: raw}, nil
 }
 
 func decodeSubject(o *jsonObject) (Subject, error) {
@@ -709,14 +716,13 @@ func decodeDependencies(bd *jsonObject, b *BuildInfo) error {
 		if d.SHA256, err = decodeDigest(o); err != nil {
 			return err
 		}
-		ann, err := o.optStrMap("annotations")
+		kind, ok, ann, err := o.optStrMapWithout("annotations", KindAnnotation)
 		if err != nil {
 			return err
 		}
 		if err := o.end(); err != nil {
 			return err
 		}
-		kind, ok := ann[KindAnnotation]
 		rank := dependencyRank(kind)
 		if !ok || rank < 0 {
 			return fmt.Errorf("%s.annotations.%s: %q, want source, flake-input, drv or src", raw.path(i), KindAnnotation, kind)
@@ -725,8 +731,7 @@ func decodeDependencies(bd *jsonObject, b *BuildInfo) error {
 			return fmt.Errorf("%s: a %s dependency after the %s ones, want source, flake inputs, derivations, sources in that order", raw.path(i), kind, dependencyKind(last))
 		}
 		last = rank
-		delete(ann, KindAnnotation)
-		d.Annotations = emptyToNil(ann)
+		d.Annotations = ann
 		switch kind {
 		case DependencySource:
 			sources++
@@ -788,7 +793,7 @@ func sameAsCanonical(data []byte, st *statementJSON) error {
 	if err != nil {
 		return err
 	}
-	if equalCompacted(data, canon) {
+	if strictjson.EqualCompact(data, canon) {
 		return nil
 	}
 	compact, err := compactJSON(data)

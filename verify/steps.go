@@ -252,7 +252,7 @@ func (v *verifier) provenance(context.Context) (Status, string, error) {
 		}
 		return Pass, fmt.Sprintf("%s, foreign buildType %s, %d subject(s)", verdict, st.Predicate.BuildDefinition.BuildType, len(st.Subject)), nil
 	}
-	st, err := provenance.DecodeStatement(v.bundle.Provenance)
+	st, err := v.bundle.DecodeStatement()
 	if err != nil {
 		return "", "", fmt.Errorf("%s: %w", provenance.FileProvenance, err)
 	}
@@ -269,7 +269,7 @@ func (v *verifier) manifestRoot(context.Context) (Status, string, error) {
 	if !v.format.HasManifest {
 		return v.foreignMerkleRoot()
 	}
-	m, err := provenance.DecodeManifest(v.bundle.Manifest)
+	m, err := v.bundle.DecodeManifest()
 	if err != nil {
 		return "", "", fmt.Errorf("%s: %w", provenance.FileManifest, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzCheck: what Check accepts, encoding/json reads to the same value as
@@ -13,7 +14,7 @@ import (
 func FuzzCheck(f *testing.F) {
 	for _, s := range []string{
 		`{"b":1,"a":[true,null,"x\u00e9\n"]}`, `  [ 1.5e3 , "<&>" ]  `, `{"a":{"a":{}}}`, `"\ud83d\ude00"`,
-		`{"a":1,"a":2}`, `{} {}`, `{"a":1,"\u0061":2}`, `["\ud800"]`, `{"keys":[`, `[[[[[[[[]]]]]]]]`, "\"\xff\"", ``, `{"a":`, `[1e400]`,
+		`{"a":1,"a":2}`, `{} {}`, "[1e400]", `{"a":[[[]]],"b":-0.5E+3}`, `"\\"\\\\"`, `{"a":1,"\u0061":2}`, `["\ud800"]`, `{"keys":[`, `[[[[[[[[]]]]]]]]`, "\"\xff\"", ``, `{"a":`, `[1e400]`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -22,6 +23,17 @@ func FuzzCheck(f *testing.F) {
 		tree, perr := Parse(b)
 		if (err == nil) != (perr == nil) || (err != nil && err.Error() != perr.Error()) {
 			t.Fatalf("Check: %v; Parse: %v", err, perr)
+		}
+		// The scan of what jsontext validated accepts what the token
+		// reader accepts, and builds the same tree.
+		if utf8.Valid(b) && len(bytes.TrimLeft(b, " \t\r\n")) > 0 {
+			slow, serr := readTokens(b, builder{build: true, src: string(b)})
+			if (perr == nil) != (serr == nil) || (perr != nil && perr.Error() != serr.Error()) {
+				t.Fatalf("Parse: %v; token by token: %v", perr, serr)
+			}
+			if perr == nil && !reflect.DeepEqual(toAny(tree), toAny(slow)) {
+				t.Fatalf("Parse = %v, token by token %v", toAny(tree), toAny(slow))
+			}
 		}
 		dec := json.NewDecoder(bytes.NewReader(b))
 		dec.UseNumber()
@@ -50,6 +62,16 @@ func FuzzCheck(f *testing.F) {
 		}
 		if got := toAny(tree); !reflect.DeepEqual(got, v) {
 			t.Fatalf("Parse(%q) = %v, encoding/json decodes %v", b, got, v)
+		}
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, b); err != nil {
+			t.Fatal(err)
+		}
+		if !EqualCompact(b, compact.Bytes()) {
+			t.Fatalf("EqualCompact(%q, %q) is false", b, compact.Bytes())
+		}
+		if c := compact.Bytes(); len(c) > 0 && EqualCompact(b, c[:len(c)-1]) {
+			t.Fatalf("EqualCompact(%q, %q) is true", b, c[:len(c)-1])
 		}
 		var w, x any
 		werr, xerr := Unmarshal(b, &w), json.Unmarshal(b, &x)

@@ -55,9 +55,10 @@ func Unmarshal(data []byte, v any) error {
 
 // read checks data and, if build is set, returns its tree.
 //
-// The tokens come from jsontext.Decoder, which refuses duplicate names and
-// invalid UTF-8 itself and reads without allocating; the reader adds the
-// depth and number limits, the paths in errors and the tree.
+// jsontext validates the document first, refusing duplicate names, invalid
+// UTF-8 and bad escapes; a scan of the validated bytes then checks the
+// depth and number limits and builds the tree. Only a document that fails
+// either is read again token by token, to name the value at fault.
 func read(data []byte, build bool) (Value, error) {
 	if !utf8.Valid(data) {
 		return Value{}, errors.New("not valid UTF-8")
@@ -65,12 +66,28 @@ func read(data []byte, build bool) (Value, error) {
 	if len(bytes.TrimLeft(data, " \t\r\n")) == 0 {
 		return Value{}, errors.New("empty, want a JSON value")
 	}
-	r := &reader{data: data, dec: jsontext.NewDecoder(bytes.NewBuffer(data)), build: build}
+	b := builder{build: build}
 	if build {
 		// Strings without escapes are slices of this copy, so that a tree
-		// costs one allocation per array or object and not one per string.
-		r.src = string(data)
+		// costs one allocation per few hundred values, not one per string.
+		b.src = string(data)
 	}
+	if jsontext.Value(data).IsValid() {
+		s := &scanner{builder: b, data: data}
+		if v, ok := s.value(0); ok {
+			return v, nil
+		}
+	}
+	return readTokens(data, b)
+}
+
+// readTokens is read token by token.
+//
+// The tokens come from jsontext.Decoder, which refuses duplicate names and
+// invalid UTF-8 itself and reads without allocating; the reader adds the
+// depth and number limits, the paths in errors and the tree.
+func readTokens(data []byte, b builder) (Value, error) {
+	r := &reader{builder: b, data: data, dec: jsontext.NewDecoder(bytes.NewBuffer(data))}
 	v, err := r.value(0)
 	if err != nil {
 		return Value{}, err.resolve(data)
@@ -82,16 +99,21 @@ func read(data []byte, build bool) (Value, error) {
 	return v, nil
 }
 
-// reader reads one document.
-type reader struct {
-	data  []byte
-	src   string // data as a string, when building
-	dec   *jsontext.Decoder
+// builder holds what building a tree needs.
+type builder struct {
 	build bool
+	src   string  // the document as a string, when building
 	slab  []Value // spare room for the elements of arrays and objects
 	names []string
 	stack []Value // the elements read so far of the open arrays and objects
 	keys  []string
+}
+
+// reader reads one document token by token.
+type reader struct {
+	builder
+	data []byte
+	dec  *jsontext.Decoder
 }
 
 // value reads the value that comes next, nested in depth arrays and
@@ -244,7 +266,7 @@ const slabSize = 1024
 
 // keep copies the elements of a finished array or object out of the stack.
 // They share a few large allocations rather than one each.
-func (r *reader) keep(elems []Value) []Value {
+func (r *builder) keep(elems []Value) []Value {
 	if len(elems) == 0 {
 		return nil
 	}
@@ -257,7 +279,7 @@ func (r *reader) keep(elems []Value) []Value {
 }
 
 // keepNames is keep for the names of an object's members.
-func (r *reader) keepNames(names []string) []string {
+func (r *builder) keepNames(names []string) []string {
 	if len(names) == 0 {
 		return nil
 	}

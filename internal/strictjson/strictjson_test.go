@@ -168,3 +168,24 @@ func TestKindString(t *testing.T) {
 		}
 	}
 }
+
+func TestEqualCompact(t *testing.T) {
+	for _, tc := range []struct {
+		data, compact string
+		want          bool
+	}{
+		{`{}`, `{}`, true},
+		{" { \"a\" :\t[ 1 , \"x y\" ]\r\n}\n", `{"a":[1,"x y"]}`, true},
+		{`["a b"]`, `["ab"]`, false},
+		{`["\" \\"]`, `["\" \\"]`, true},
+		{`["\" \\"]`, `["\"\\"]`, false},
+		{`["\u0061"]`, `["a"]`, false},
+		{`[1, 2]`, `[1,2,3]`, false},
+		{`[1, 2]`, `[1,2`, false},
+		{`{"a":1}`, `{"a":1}x`, false},
+	} {
+		if got := EqualCompact([]byte(tc.data), []byte(tc.compact)); got != tc.want {
+			t.Errorf("EqualCompact(%q, %q) = %t, want %t", tc.data, tc.compact, got, tc.want)
+		}
+	}
+}
