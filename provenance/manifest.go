@@ -38,6 +38,32 @@ type Manifest struct {
 	Version int
 	Leaves  []string
 	Root    [32]byte
+
+	// checked holds the output leaves as the manifest's check parsed
+	// them, for Outputs.
+	checked *checkedLeaves
+}
+
+// checkedLeaves are the parsed output leaves of a list of leaves that
+// checkLeafList has accepted.
+type checkedLeaves struct {
+	leaves  []string
+	outputs []DrvOutput
+}
+
+// outputsOf returns the checked outputs of leaves, if c holds those of the
+// same leaves. Comparing strings that share their bytes costs next to
+// nothing.
+func (c *checkedLeaves) outputsOf(leaves []string) ([]DrvOutput, bool) {
+	if c == nil || len(c.leaves) != len(leaves) {
+		return nil, false
+	}
+	for i, s := range leaves {
+		if s != c.leaves[i] {
+			return nil, false
+		}
+	}
+	return append([]DrvOutput(nil), c.outputs...), true
 }
 
 // manifestJSON is manifest.json; the field order is the file's.
@@ -91,10 +117,11 @@ func NewManifestVersion(version int, leaves []Leaf) (*Manifest, error) {
 	if len(out) > MaxManifestLeaves {
 		return nil, fmt.Errorf("manifest: %d leaves, more than the limit of %d", len(out), MaxManifestLeaves)
 	}
-	if err := checkLeafList(version, out); err != nil {
+	checked, err := checkLeafList(version, out)
+	if err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
 	}
-	m := &Manifest{Version: version, Leaves: out, Root: rootOf(out)}
+	m := &Manifest{Version: version, Leaves: out, Root: rootOf(out), checked: checked}
 	if _, err := m.CheckOutputLeaves(); err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
 	}
@@ -107,32 +134,43 @@ func NewManifestVersion(version int, leaves []Leaf) (*Manifest, error) {
 // output leaf: the same derivation output). A fod leaf is exempt from the
 // last rule: many fixed-output derivations share a name (fetchers call
 // theirs "source") and the hash tells them apart.
-func checkLeafList(version int, leaves []string) error {
+// It returns the output leaves, parsed.
+func checkLeafList(version int, leaves []string) (*checkedLeaves, error) {
+	checked := &checkedLeaves{leaves: leaves}
 	var prev Leaf
 	for i, s := range leaves {
-		l, err := parseLeaf(s)
+		// parseLeaf, keeping what parseOutput, the validation of an output
+		// leaf, returns.
+		l, err := splitLeaf(s)
+		if err == nil && l.Kind == KindOutput {
+			var o DrvOutput
+			o, err = parseOutput(l)
+			checked.outputs = append(checked.outputs, o)
+		} else if err == nil {
+			err = l.validate()
+		}
 		if err == nil {
 			err = l.allowedIn(version)
 		}
 		if err != nil {
-			return fmt.Errorf("leaves[%d] %s: %w", i, quoteLeaf(s), err)
+			return nil, fmt.Errorf("leaves[%d] %s: %w", i, quoteLeaf(s), err)
 		}
 		if i > 0 {
 			p := leaves[i-1]
 			switch {
 			case s == p:
-				return fmt.Errorf("leaves[%d]: duplicate of leaves[%d] %s", i, i-1, quoteLeaf(s))
+				return nil, fmt.Errorf("leaves[%d]: duplicate of leaves[%d] %s", i, i-1, quoteLeaf(s))
 			case s < p:
-				return fmt.Errorf("leaves[%d]: %s sorts before leaves[%d] %s, want bytewise order", i, quoteLeaf(s), i-1, quoteLeaf(p))
+				return nil, fmt.Errorf("leaves[%d]: %s sorts before leaves[%d] %s, want bytewise order", i, quoteLeaf(s), i-1, quoteLeaf(p))
 			case l.Kind != KindFOD && l.Kind == prev.Kind && l.Name == prev.Name:
-				return fmt.Errorf("leaves[%d]: conflicting leaves %s and %s: one %s with two values", i, quoteLeaf(p), quoteLeaf(s), l.Kind)
+				return nil, fmt.Errorf("leaves[%d]: conflicting leaves %s and %s: one %s with two values", i, quoteLeaf(p), quoteLeaf(s), l.Kind)
 			case l.Kind == KindOutput && prev.Kind == KindOutput && outputID(l) == outputID(prev):
-				return fmt.Errorf("leaves[%d]: conflicting leaves %s and %s: one derivation output with two leaves", i, quoteLeaf(p), quoteLeaf(s))
+				return nil, fmt.Errorf("leaves[%d]: conflicting leaves %s and %s: one derivation output with two leaves", i, quoteLeaf(p), quoteLeaf(s))
 			}
 		}
 		prev = l
 	}
-	return nil
+	return checked, nil
 }
 
 func rootOf(leaves []string) [32]byte {
@@ -255,12 +293,14 @@ func decodeManifest(o *jsonObject) (*Manifest, error) {
 // checkLeaves checks the order, syntax and consistency of the leaves and the
 // root, naming manifest.json's fields in its errors.
 func (m *Manifest) checkLeaves() error {
-	if err := checkLeafList(m.Version, m.Leaves); err != nil {
+	checked, err := checkLeafList(m.Version, m.Leaves)
+	if err != nil {
 		return err
 	}
 	if got := rootOf(m.Leaves); got != m.Root {
 		return fmt.Errorf("root: %x is not the root of the leaves, which is %x", m.Root, got)
 	}
+	m.checked = checked
 	return nil
 }
 

@@ -135,6 +135,9 @@ func outputID(l Leaf) string {
 // Outputs returns the manifest's output leaves, parsed, in manifest order
 // (by derivation, then output name). A version 1 manifest has none.
 func (m *Manifest) Outputs() ([]DrvOutput, error) {
+	if outs, ok := m.checked.outputsOf(m.Leaves); ok {
+		return outs, nil
+	}
 	var outs []DrvOutput
 	for i, s := range m.Leaves {
 		if !strings.HasPrefix(s, string(KindOutput)+":") {

@@ -152,10 +152,22 @@ type internalParametersJSON struct {
 }
 
 type resourceJSON struct {
-	Name        string            `json:"name,omitempty"`
-	URI         string            `json:"uri,omitempty"`
-	Digest      digestJSON        `json:"digest"`
-	Annotations map[string]string `json:"annotations"`
+	Name   string     `json:"name,omitempty"`
+	URI    string     `json:"uri,omitempty"`
+	Digest digestJSON `json:"digest"`
+	// Annotations is a map[string]string, or a *kettleAnnotations that
+	// encodes as the map would.
+	Annotations any `json:"annotations"`
+}
+
+// kettleAnnotations are the annotations of a dependency that has, besides
+// its kind, only the narHash and rev annotations Kettle writes, neither
+// empty. encoding/json writes them as it writes the map of them, whose keys
+// it sorts, at a fraction of the cost: provenance.json lists thousands.
+type kettleAnnotations struct {
+	Kind    string `json:"kind"`
+	NarHash string `json:"narHash,omitempty"`
+	Rev     string `json:"rev,omitempty"`
 }
 
 type runDetailsJSON struct {
@@ -360,8 +372,8 @@ func resourcesJSON(kind string, deps []Dependency) ([]resourceJSON, error) {
 }
 
 // dependencyAnnotations checks a dependency of a kind and returns its
-// annotations with the kind's.
-func dependencyAnnotations(kind string, d Dependency) (map[string]string, error) {
+// annotations with the kind's, as resourceJSON.Annotations holds them.
+func dependencyAnnotations(kind string, d Dependency) (any, error) {
 	if d.SHA256 == ([32]byte{}) {
 		return nil, errors.New("SHA-256 is not set")
 	}
@@ -370,8 +382,7 @@ func dependencyAnnotations(kind string, d Dependency) (map[string]string, error)
 			return nil, err
 		}
 	}
-	ann := make(map[string]string, len(d.Annotations)+1)
-	ann[KindAnnotation] = kind
+	known := true // only a non-empty narHash and rev
 	for k, v := range d.Annotations {
 		switch {
 		case k == KindAnnotation:
@@ -382,7 +393,17 @@ func dependencyAnnotations(kind string, d Dependency) (map[string]string, error)
 			if err := checkNixHash(v, d.SHA256); err != nil {
 				return nil, fmt.Errorf("annotation narHash: %w", err)
 			}
+		case k != RevName:
+			known = false
 		}
+		known = known && v != ""
+	}
+	if known {
+		return &kettleAnnotations{Kind: kind, NarHash: d.Annotations["narHash"], Rev: d.Annotations[RevName]}, nil
+	}
+	ann := make(map[string]string, len(d.Annotations)+1)
+	ann[KindAnnotation] = kind
+	for k, v := range d.Annotations {
 		ann[k] = v
 	}
 	return ann, nil

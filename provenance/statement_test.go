@@ -609,3 +609,50 @@ func TestValidateInToto(t *testing.T) {
 		}
 	}
 }
+
+// TestKettleAnnotationsEncodeAsTheMap: the struct resourcesJSON uses for
+// the annotations Kettle writes encodes to the bytes of the map it stands
+// for, and the map is kept for any other annotations.
+func TestKettleAnnotationsEncodeAsTheMap(t *testing.T) {
+	sum := digest("x")
+	for _, ann := range []map[string]string{
+		nil,
+		{"narHash": sriSHA256(sum)},
+		{"narHash": sriSHA256(sum), "rev": "0123456789abcdef0123456789abcdef01234567"},
+		{"rev": "<&>\u2028\u2029\"\\\x01é"},
+		{"rev": ""},
+		{"narHash": sriSHA256(sum), "other": "x"},
+		{"a": "1", "z": "2"},
+	} {
+		for _, kind := range []string{DependencySource, DependencySrc, "<&>"} {
+			got, err := dependencyAnnotations(kind, Dependency{Name: "n", SHA256: sum, Annotations: ann})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := map[string]string{KindAnnotation: kind}
+			for k, v := range ann {
+				m[k] = v
+			}
+			wantStruct := true
+			for k, v := range ann {
+				if k != "narHash" && k != RevName || v == "" {
+					wantStruct = false
+				}
+			}
+			if _, isStruct := got.(*kettleAnnotations); isStruct != wantStruct {
+				t.Errorf("annotations %v: %T", ann, got)
+			}
+			a, err := encodeJSON(resourceJSON{Name: "n", Annotations: got})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := encodeJSON(resourceJSON{Name: "n", Annotations: m})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(a, b) {
+				t.Errorf("annotations %v of kind %q encode as\n%s\nwant\n%s", ann, kind, a, b)
+			}
+		}
+	}
+}

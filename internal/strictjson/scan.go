@@ -50,7 +50,7 @@ func (s *scanner) value(depth int) (Value, bool) {
 // whose opening delimiter open has been scanned.
 func (s *scanner) container(open byte, depth int) (Value, bool) {
 	base := len(s.stack)
-	defer func() { s.stack, s.keys = s.stack[:base], s.keys[:base] }()
+	defer func() { s.stack = s.stack[:base] }()
 	end := byte(']')
 	if open == '{' {
 		end = '}'
@@ -63,19 +63,22 @@ func (s *scanner) container(open byte, depth int) (Value, bool) {
 			if !s.build {
 				return Value{}, true
 			}
+			kind := Array
 			if open == '{' {
-				return Value{kind: Object, elems: s.keep(s.stack[base:]), names: s.keepNames(s.keys[base:])}, true
+				kind = Object
 			}
-			return Value{kind: Array, elems: s.keep(s.stack[base:])}, true
+			return Value{kind: kind, elems: s.keep(s.stack[base:])}, true
 		case ',':
 			s.pos++
 			s.skipSpace()
 		}
-		var key string
 		if open == '{' {
-			var ok bool
-			if key, ok = s.str(); !ok {
+			key, ok := s.str()
+			if !ok {
 				return Value{}, false
+			}
+			if s.build {
+				s.stack = append(s.stack, Value{kind: String, text: key})
 			}
 			s.skipSpace()
 			s.pos++ // the ':'
@@ -85,7 +88,7 @@ func (s *scanner) container(open byte, depth int) (Value, bool) {
 			return Value{}, false
 		}
 		if s.build {
-			s.stack, s.keys = append(s.stack, v), append(s.keys, key)
+			s.stack = append(s.stack, v)
 		}
 	}
 }
@@ -145,21 +148,25 @@ func (s *scanner) skipSpace() {
 // white space between them. Comparing as it goes, it costs a fraction of
 // compacting a copy first.
 func EqualCompact(data, compact []byte) bool {
-	for len(data) > 0 {
-		n := 1
-		switch data[0] {
-		case ' ', '\t', '\r', '\n':
-			data = data[1:]
-			continue
-		case '"':
-			n = quotedLen(data)
-		}
-		if n > len(compact) || !bytes.Equal(data[:n], compact[:n]) {
+	j := 0
+	for i := 0; i < len(data); {
+		c := data[i]
+		switch {
+		case c == ' ' || c == '\n' || c == '\t' || c == '\r':
+			i++
+		case c == '"':
+			n := quotedLen(data[i:])
+			if n > len(compact)-j || string(data[i:i+n]) != string(compact[j:j+n]) {
+				return false
+			}
+			i, j = i+n, j+n
+		case j == len(compact) || compact[j] != c:
 			return false
+		default:
+			i, j = i+1, j+1
 		}
-		data, compact = data[n:], compact[n:]
 	}
-	return len(compact) == 0
+	return j == len(compact)
 }
 
 // quotedLen returns the length of the JSON string at the start of data,

@@ -104,9 +104,7 @@ type builder struct {
 	build bool
 	src   string  // the document as a string, when building
 	slab  []Value // spare room for the elements of arrays and objects
-	names []string
 	stack []Value // the elements read so far of the open arrays and objects
-	keys  []string
 }
 
 // reader reads one document token by token.
@@ -183,7 +181,7 @@ func (r *reader) value(depth int) (Value, *readError) {
 // object reads the members of an object whose '{' has been read.
 func (r *reader) object(depth int) (Value, *readError) {
 	base := len(r.stack)
-	defer func() { r.stack, r.keys = r.stack[:base], r.keys[:base] }()
+	defer func() { r.stack = r.stack[:base] }()
 	for r.dec.PeekKind() != '}' {
 		raw, err := r.dec.ReadValue() // the member's name; the decoder refuses a duplicate
 		if err != nil {
@@ -209,7 +207,7 @@ func (r *reader) object(depth int) (Value, *readError) {
 			return Value{}, verr.in(step{nameStart: start, nameEnd: end})
 		}
 		if r.build {
-			r.stack, r.keys = append(r.stack, v), append(r.keys, key)
+			r.stack = append(r.stack, Value{kind: String, text: key}, v)
 		}
 	}
 	if _, err := r.dec.ReadToken(); err != nil {
@@ -218,13 +216,13 @@ func (r *reader) object(depth int) (Value, *readError) {
 	if !r.build {
 		return Value{}, nil
 	}
-	return Value{kind: Object, elems: r.keep(r.stack[base:]), names: r.keepNames(r.keys[base:])}, nil
+	return Value{kind: Object, elems: r.keep(r.stack[base:])}, nil
 }
 
 // array reads the elements of an array whose '[' has been read.
 func (r *reader) array(depth int) (Value, *readError) {
 	base := len(r.stack)
-	defer func() { r.stack, r.keys = r.stack[:base], r.keys[:base] }()
+	defer func() { r.stack = r.stack[:base] }()
 	for i := 0; ; i++ {
 		kind := r.dec.PeekKind()
 		if kind == ']' {
@@ -240,7 +238,7 @@ func (r *reader) array(depth int) (Value, *readError) {
 			return Value{}, err.in(step{index: i, isIndex: true})
 		}
 		if r.build {
-			r.stack, r.keys = append(r.stack, v), append(r.keys, "")
+			r.stack = append(r.stack, v)
 		}
 	}
 	if _, err := r.dec.ReadToken(); err != nil {
@@ -278,18 +276,6 @@ func (r *builder) keep(elems []Value) []Value {
 	return r.slab[n:len(r.slab):len(r.slab)]
 }
 
-// keepNames is keep for the names of an object's members.
-func (r *builder) keepNames(names []string) []string {
-	if len(names) == 0 {
-		return nil
-	}
-	if len(names) > cap(r.names)-len(r.names) {
-		r.names = make([]string, 0, max(slabSize, len(names)))
-	}
-	n := len(r.names)
-	r.names = append(r.names, names...)
-	return r.names[n:len(r.names):len(r.names)]
-}
 
 // text returns what the literal raw, just read, stands for: a string's
 // contents, a number as written.

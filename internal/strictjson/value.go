@@ -35,10 +35,11 @@ func (k Kind) String() string {
 // Value is one JSON value of a document Parse has read. The zero Value is
 // null.
 type Value struct {
-	kind  Kind
-	text  string
-	elems []Value  // an array's elements, an object's member values
-	names []string // an object's member names, in document order
+	kind Kind
+	text string
+	// An array's elements; an object's member names (as strings) and
+	// values, name before value, in document order.
+	elems []Value
 }
 
 // Kind returns the value's kind.
@@ -50,12 +51,27 @@ func (v Value) Text() string { return v.text }
 
 // Len returns the number of elements of an array or members of an object,
 // and 0 for the other kinds.
-func (v Value) Len() int { return len(v.elems) }
+func (v Value) Len() int {
+	if v.kind == Object {
+		return len(v.elems) / 2
+	}
+	return len(v.elems)
+}
 
 // Elem returns element i of an array, or the value of member i of an
 // object; it panics if i is out of range, as indexing a slice does.
-func (v Value) Elem(i int) Value { return v.elems[i] }
+func (v Value) Elem(i int) Value {
+	if v.kind == Object {
+		return v.elems[2*i+1]
+	}
+	return v.elems[i]
+}
 
 // Name returns the name of member i of an object, in document order. Names
 // are unique. It panics if v is not an object or i is out of range.
-func (v Value) Name(i int) string { return v.names[i] }
+func (v Value) Name(i int) string {
+	if v.kind != Object {
+		panic("strictjson: Name of a " + v.kind.String())
+	}
+	return v.elems[2*i].text
+}
