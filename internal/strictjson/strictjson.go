@@ -276,7 +276,6 @@ func (r *builder) keep(elems []Value) []Value {
 	return r.slab[n:len(r.slab):len(r.slab)]
 }
 
-
 // text returns what the literal raw, just read, stands for: a string's
 // contents, a number as written.
 func (r *reader) text(raw jsontext.Value) (string, error) {
