@@ -302,15 +302,14 @@ func isLowerHex(s string) bool {
 	return s != ""
 }
 
-// lowerHexDigit returns the value of a lower-case hex digit.
+// lowerHexDigit returns the value of a lower-case hex digit. It does not
+// branch on whether c is a decimal digit or a letter, which for the digits
+// of a hash would be mispredicted half the time.
 func lowerHexDigit(c byte) (byte, bool) {
-	switch {
-	case c-'0' < 10:
-		return c - '0', true
-	case c-'a' < 6:
-		return c - 'a' + 10, true
-	}
-	return 0, false
+	// c-':' wraps for decimal digits; it is below 'a'-':' only for the
+	// characters between '9' and 'a'.
+	ok := c >= '0' && c <= 'f' && c-':' >= 'a'-':'
+	return c&0xf + 9*(c>>6), ok
 }
 
 func validKind(k LeafKind) bool {

@@ -3,6 +3,8 @@ package nixstore
 import (
 	"strings"
 	"testing"
+
+	"github.com/nix-community/go-nix/pkg/nixbase32"
 )
 
 const testHash = "0a1b2c3d4f5g6h7i8j9k0l1m2n3p4q5r" // 32 characters of Nix's base-32 alphabet
@@ -81,6 +83,20 @@ func TestCheckName(t *testing.T) {
 	for _, bad := range []string{"", "o/ut", strings.Repeat("o", MaxNameLen+1)} {
 		if err := CheckOutputName(bad); err == nil {
 			t.Errorf("CheckOutputName(%q) accepted", bad)
+		}
+	}
+}
+
+// TestCharSets: the bit sets allow exactly the characters Nix does.
+func TestCharSets(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		b := byte(c)
+		wantName := 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || strings.IndexByte(nameChars, b) >= 0
+		if isNameChar(b) != wantName {
+			t.Errorf("isNameChar(%q) = %t", rune(b), !wantName)
+		}
+		if isBase32(b) != nixbase32.Is(b) {
+			t.Errorf("isBase32(%q) = %t, nixbase32.Is says %t", rune(b), isBase32(b), nixbase32.Is(b))
 		}
 	}
 }
