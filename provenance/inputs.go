@@ -4,7 +4,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 )
@@ -129,26 +128,31 @@ func (b *BuildInfo) SetInputs(in *Inputs) {
 // the order provenance.json lists them.
 func (b *BuildInfo) dependencyLeaves() []dependencyLeaf {
 	src := b.Source
-	out := []dependencyLeaf{{"source " + src.URI, Leaf{KindSource, src.URI, hex.EncodeToString(src.SHA256[:])}}}
+	out := make([]dependencyLeaf, 0, 2+len(b.FlakeInputs)+len(b.Derivations)+len(b.Sources))
+	out = append(out, dependencyLeaf{DependencySource, src.URI, "", Leaf{KindSource, src.URI, hex.EncodeToString(src.SHA256[:])}})
 	if rev, ok := src.Annotations[RevName]; ok {
-		out = append(out, dependencyLeaf{"source " + src.URI + " (annotation rev)", Leaf{KindSource, RevName, rev}})
+		out = append(out, dependencyLeaf{DependencySource, src.URI, " (annotation rev)", Leaf{KindSource, RevName, rev}})
 	}
 	for _, d := range b.FlakeInputs {
-		out = append(out, dependencyLeaf{DependencyFlakeInput + " " + d.Name, FlakeInputLeaf(d.Name, d.URI, d.SHA256)})
+		out = append(out, dependencyLeaf{DependencyFlakeInput, d.Name, "", FlakeInputLeaf(d.Name, d.URI, d.SHA256)})
 	}
 	for _, d := range b.Derivations {
-		out = append(out, dependencyLeaf{DependencyDrv + " " + d.Name, DrvLeaf(d.Name, d.SHA256)})
+		out = append(out, dependencyLeaf{DependencyDrv, d.Name, "", DrvLeaf(d.Name, d.SHA256)})
 	}
 	for _, d := range b.Sources {
-		out = append(out, dependencyLeaf{DependencySrc + " " + d.Name, SrcLeaf(d.Name, d.SHA256)})
+		out = append(out, dependencyLeaf{DependencySrc, d.Name, "", SrcLeaf(d.Name, d.SHA256)})
 	}
 	return out
 }
 
 type dependencyLeaf struct {
-	entry string // the resolvedDependencies entry, in words
-	leaf  Leaf
+	// The resolvedDependencies entry is kind, name and note, in words
+	// (entry); they are joined only for an error.
+	kind, name, note string
+	leaf             Leaf
 }
+
+func (d dependencyLeaf) entry() string { return d.kind + " " + d.name + d.note }
 
 // DependencyKinds are the manifest leaf kinds that provenance.json's
 // resolvedDependencies list as well: the fod, toolchain and output leaves
@@ -170,24 +174,32 @@ func CheckDependencies(st *Statement, m *Manifest) (int, error) {
 	for _, k := range DependencyKinds() {
 		listed[string(k)] = true
 	}
-	want := map[string]bool{} // manifest leaves of the listed kinds, not yet matched
-	for _, l := range m.Leaves {
+	want := map[string]int{} // manifest leaves of the listed kinds, by position
+	for i, l := range m.Leaves {
 		kind, _, _ := strings.Cut(l, ":")
 		if listed[kind] {
-			want[l] = true
+			want[l] = i
 		}
 	}
+	matched := make([]bool, len(m.Leaves))
 	deps := st.dependencyLeaves()
+	var buf []byte // each leaf in turn, to look up without a string of its own
 	for _, d := range deps {
-		s := d.leaf.String()
-		if !want[s] {
-			return 0, fmt.Errorf("resolvedDependencies entry %s: the manifest has no leaf %s", d.entry, quoteLeaf(s))
+		buf = d.leaf.appendTo(buf[:0])
+		i, ok := want[string(buf)]
+		if !ok || matched[i] { // a second entry of the same leaf finds it taken
+			return 0, fmt.Errorf("resolvedDependencies entry %s: the manifest has no leaf %s", d.entry(), quoteLeaf(string(buf)))
 		}
-		delete(want, s) // a second entry of the same leaf finds it gone
+		matched[i] = true
 	}
-	if len(want) > 0 {
-		missing := slices.Sorted(maps.Keys(want))
-		return 0, fmt.Errorf("manifest leaf %s is not listed in resolvedDependencies (%d leaf(s) missing there)", quoteLeaf(missing[0]), len(missing))
+	if len(deps) < len(want) {
+		var missing []string
+		for l, i := range want {
+			if !matched[i] {
+				missing = append(missing, l)
+			}
+		}
+		return 0, fmt.Errorf("manifest leaf %s is not listed in resolvedDependencies (%d leaf(s) missing there)", quoteLeaf(slices.Min(missing)), len(missing))
 	}
 	return len(deps), nil
 }

@@ -133,13 +133,12 @@ func inTotoMessages(st *statementJSON) (*intoto.Statement, *slsa.Provenance, err
 	if in.KettleVersion != "" {
 		internal["kettleVersion"] = structpb.NewStringValue(in.KettleVersion)
 	}
-	deps := make([]*intoto.ResourceDescriptor, 0, len(bd.ResolvedDependencies))
-	for _, r := range bd.ResolvedDependencies {
-		deps = append(deps, &intoto.ResourceDescriptor{
-			Name:   r.Name,
-			Uri:    r.URI,
-			Digest: map[string]string{"sha256": r.Digest.SHA256},
-		})
+	deps := make([]*intoto.ResourceDescriptor, len(bd.ResolvedDependencies))
+	descs := make([]intoto.ResourceDescriptor, len(deps)) // one allocation, not thousands
+	for i, r := range bd.ResolvedDependencies {
+		d := &descs[i]
+		d.Name, d.Uri, d.Digest = r.Name, r.URI, map[string]string{"sha256": r.Digest.SHA256}
+		deps[i] = d
 	}
 
 	rd := st.Predicate.RunDetails

@@ -167,12 +167,29 @@ func (o *jsonObject) require(key string) (strictjson.Value, error) {
 // of that member when inArray, named by its path in errors.
 func (o *jsonObject) child(key string, index int, inArray bool, v strictjson.Value) (*jsonObject, error) {
 	if v.Kind() != strictjson.Object {
-		c := jsonObject{parent: o, key: key, index: index, inArray: inArray}
-		return nil, fmt.Errorf("%s: got %s, want an object", pathOrRoot(c.path()), jsonType(v))
+		return nil, o.childInto(&jsonObject{}, key, index, inArray, v)
 	}
 	c := o.doc.newObject()
+	return c, o.childInto(c, key, index, inArray, v)
+}
+
+// childInto is child into c, for a caller that decodes one object after
+// another and needs none of them once it is done with it.
+func (o *jsonObject) childInto(c *jsonObject, key string, index int, inArray bool, v strictjson.Value) error {
 	*c = jsonObject{doc: o.doc, parent: o, key: key, index: index, inArray: inArray, v: v}
-	return c, nil
+	if v.Kind() != strictjson.Object {
+		return fmt.Errorf("%s: got %s, want an object", pathOrRoot(c.path()), jsonType(v))
+	}
+	return nil
+}
+
+// objInto is obj into c, as childInto.
+func (o *jsonObject) objInto(c *jsonObject, key string) error {
+	v, err := o.require(key)
+	if err != nil {
+		return err
+	}
+	return o.childInto(c, key, 0, false, v)
 }
 
 func asString(path string, v strictjson.Value) (string, error) {
@@ -294,6 +311,11 @@ func (a jsonArray) obj(i int) (*jsonObject, error) {
 	return a.o.child(a.key, i, true, a.v.Elem(i))
 }
 
+// objInto is obj into c, as childInto.
+func (a jsonArray) objInto(c *jsonObject, i int) error {
+	return a.o.childInto(c, a.key, i, true, a.v.Elem(i))
+}
+
 // str returns element i, which must be a string.
 func (a jsonArray) str(i int) (string, error) {
 	v := a.v.Elem(i)
@@ -326,8 +348,12 @@ func (o *jsonObject) optStrMap(key string) (map[string]string, error) {
 // split is taken out and returned on its own; the map of the others is nil
 // when there are none.
 func (o *jsonObject) optStrMapWithout(key, split string) (v string, ok bool, rest map[string]string, err error) {
-	sub, err := o.optObj(key)
-	if sub == nil || err != nil {
+	m, present := o.get(key)
+	if !present {
+		return "", false, nil, nil
+	}
+	var sub jsonObject
+	if err := o.childInto(&sub, key, 0, false, m); err != nil {
 		return "", false, nil, err
 	}
 	for i := range sub.v.Len() {
@@ -403,10 +429,11 @@ func encodeJSON(v any) ([]byte, error) {
 }
 
 // encodeCompactJSON is encodeJSON without the indentation and the newline:
-// what json.Compact makes of encodeJSON's bytes.
-func encodeCompactJSON(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
+// what json.Compact makes of encodeJSON's bytes. sizeHint is the size
+// expected, if known.
+func encodeCompactJSON(v any, sizeHint int) ([]byte, error) {
+	buf := bytes.NewBuffer(make([]byte, 0, sizeHint+1))
+	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
 		return nil, err

@@ -48,6 +48,13 @@ func (l Leaf) String() string {
 	return string(l.Kind) + ":" + l.Name + ":" + l.Value
 }
 
+// appendTo appends the leaf's String to b.
+func (l Leaf) appendTo(b []byte) []byte {
+	b = append(b, l.Kind...)
+	b = append(append(b, ':'), l.Name...)
+	return append(append(b, ':'), l.Value...)
+}
+
 // SourceLeaves returns the leaves of the locked flake source: its URL with
 // its narHash and, when rev is not empty, its revision.
 func SourceLeaves(lockedURL, rev string, narHash [32]byte) []Leaf {

@@ -584,8 +584,9 @@ func decodeSubject(o *jsonObject) (Subject, error) {
 
 // decodeDigest reads a digest object that must hold exactly a SHA-256.
 func decodeDigest(o *jsonObject) ([32]byte, error) {
-	d, err := o.obj("digest")
-	if err != nil {
+	var digest jsonObject
+	d := &digest
+	if err := o.objInto(d, "digest"); err != nil {
 		return [32]byte{}, err
 	}
 	h, err := d.str("sha256")
@@ -722,9 +723,10 @@ func decodeDependencies(bd *jsonObject, b *BuildInfo) error {
 		return err
 	}
 	last, sources := -1, 0
+	var elem jsonObject // each element in turn
+	o := &elem
 	for i := range raw.len() {
-		o, err := raw.obj(i)
-		if err != nil {
+		if err := raw.objInto(o, i); err != nil {
 			return err
 		}
 		var d Dependency
@@ -810,7 +812,7 @@ func decodeTime(o *jsonObject, key string) (time.Time, error) {
 // of st, ignoring white space between tokens. It compares compact forms,
 // which are cheaper to make than the indented one.
 func sameAsCanonical(data []byte, st *statementJSON) error {
-	canon, err := encodeCompactJSON(st)
+	canon, err := encodeCompactJSON(st, len(data))
 	if err != nil {
 		return err
 	}
