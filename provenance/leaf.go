@@ -302,21 +302,19 @@ func isToolName(s string) bool {
 
 func isLowerHex(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if _, ok := lowerHexDigit(s[i]); !ok {
+		if !isLowerHexDigit(s[i]) {
 			return false
 		}
 	}
 	return s != ""
 }
 
-// lowerHexDigit returns the value of a lower-case hex digit. It does not
+// isLowerHexDigit reports whether c is a lower-case hex digit. It does not
 // branch on whether c is a decimal digit or a letter, which for the digits
-// of a hash would be mispredicted half the time.
-func lowerHexDigit(c byte) (byte, bool) {
-	// c-':' wraps for decimal digits; it is below 'a'-':' only for the
-	// characters between '9' and 'a'.
-	ok := c >= '0' && c <= 'f' && c-':' >= 'a'-':'
-	return c&0xf + 9*(c>>6), ok
+// of a hash would be mispredicted half the time: c-':' wraps for decimal
+// digits, and is below 'a'-':' only for the characters between '9' and 'a'.
+func isLowerHexDigit(c byte) bool {
+	return c >= '0' && c <= 'f' && c-':' >= 'a'-':'
 }
 
 func validKind(k LeafKind) bool {

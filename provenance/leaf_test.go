@@ -219,18 +219,11 @@ func FuzzParseLeaf(f *testing.F) {
 	})
 }
 
-func TestLowerHexDigit(t *testing.T) {
+func TestIsLowerHexDigit(t *testing.T) {
 	for c := 0; c < 256; c++ {
-		want, wantOK := byte(0), false
-		switch {
-		case '0' <= c && c <= '9':
-			want, wantOK = byte(c-'0'), true
-		case 'a' <= c && c <= 'f':
-			want, wantOK = byte(c-'a'+10), true
-		}
-		got, ok := lowerHexDigit(byte(c))
-		if ok != wantOK || ok && got != want {
-			t.Errorf("lowerHexDigit(%q) = %d, %t; want %d, %t", rune(c), got, ok, want, wantOK)
+		want := '0' <= c && c <= '9' || 'a' <= c && c <= 'f'
+		if got := isLowerHexDigit(byte(c)); got != want {
+			t.Errorf("isLowerHexDigit(%q) = %t", rune(c), got)
 		}
 	}
 }

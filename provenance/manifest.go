@@ -354,16 +354,11 @@ func wantString(o *jsonObject, key, want string) error {
 // parseSHA256Hex parses 64 lower-case hex digits.
 func parseSHA256Hex(s string) ([32]byte, error) {
 	var out [32]byte
-	if len(s) != 64 {
+	if len(s) != 64 || !isLowerHex(s) {
 		return out, fmt.Errorf("%q is not 64 lower-case hex digits", s)
 	}
-	for i := range out {
-		hi, ok1 := lowerHexDigit(s[2*i])
-		lo, ok2 := lowerHexDigit(s[2*i+1])
-		if !ok1 || !ok2 {
-			return [32]byte{}, fmt.Errorf("%q is not 64 lower-case hex digits", s)
-		}
-		out[i] = hi<<4 | lo
-	}
+	var buf [64]byte // hex.Decode takes bytes; a conversion would allocate
+	copy(buf[:], s)
+	hex.Decode(out[:], buf[:])
 	return out, nil
 }
