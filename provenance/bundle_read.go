@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/klauspost/compress/zstd"
@@ -98,9 +99,22 @@ func OpenBundle(p string) (*Bundle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bundle %s: %w", p, err)
 	}
-	for _, name := range jsonFiles() {
-		if err := b.checkJSONFile(name); err != nil {
-			return nil, fmt.Errorf("bundle %s: %s: %w", p, name, err)
+	// The files are checked side by side; the first error in the order of
+	// jsonFiles is reported, as one after the other would.
+	names := jsonFiles()
+	var errs [len(names)]error
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = b.checkJSONFile(name)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("bundle %s: %s: %w", p, names[i], err)
 		}
 	}
 	return b, nil
