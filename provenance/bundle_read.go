@@ -3,7 +3,6 @@ package provenance
 import (
 	"archive/tar"
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -41,11 +40,16 @@ type Bundle struct {
 	parsedProvenance, parsedManifest *parsedJSON
 }
 
-// parsedJSON is a JSON document and its tree.
+// parsedJSON is a JSON document's tree and its text.
 type parsedJSON struct {
-	data []byte // a copy of the bytes parsed
 	root strictjson.Value
+	text string // the document as it was parsed
 }
+
+// of reports whether p is the tree of data, which a caller may have
+// changed since OpenBundle read it. Comparing a string with bytes does not
+// copy them.
+func (p *parsedJSON) of(data []byte) bool { return p != nil && p.text == string(data) }
 
 // Artifact is one NAR export in a bundle.
 type Artifact struct {
@@ -134,33 +138,34 @@ func (b *Bundle) checkJSONFile(name string) error {
 	default:
 		return checkJSON(data)
 	}
-	root, err := parseObject(data)
+	root, text, err := parseObject(data)
 	if err != nil {
 		return err
 	}
-	*keep = &parsedJSON{data: bytes.Clone(data), root: root}
+	*keep = &parsedJSON{root: root, text: text}
 	return nil
 }
 
 // DecodeStatement decodes the bundle's provenance.json as the function
-// DecodeStatement does, without parsing it again if OpenBundle has.
+// DecodeStatement does, without parsing it again if OpenBundle has. The
+// statement's Raw is b.Provenance itself, not a copy.
 func (b *Bundle) DecodeStatement() (*Statement, error) {
 	p := b.parsedProvenance
-	if p == nil || !bytes.Equal(p.data, b.Provenance) {
+	b.parsedProvenance = nil // decoded once; the tree is not needed again
+	if !p.of(b.Provenance) {
 		return DecodeStatement(b.Provenance)
 	}
-	b.parsedProvenance = nil // the statement's Raw is p.data
-	return decodeStatement(p.data, topObject(p.root), p.data)
+	return decodeStatement(b.Provenance, topObject(p.root), b.Provenance)
 }
 
 // DecodeManifest decodes the bundle's manifest.json as the function
 // DecodeManifest does, without parsing it again if OpenBundle has.
 func (b *Bundle) DecodeManifest() (*Manifest, error) {
 	p := b.parsedManifest
-	if p == nil || !bytes.Equal(p.data, b.Manifest) {
+	b.parsedManifest = nil
+	if !p.of(b.Manifest) {
 		return DecodeManifest(b.Manifest)
 	}
-	b.parsedManifest = nil
 	return decodeManifest(topObject(p.root))
 }
 

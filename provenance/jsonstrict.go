@@ -40,19 +40,20 @@ func checkIsObject(data []byte) error {
 	return nil
 }
 
-// parseObject checks data as checkJSON does and returns its tree.
-func parseObject(data []byte) (strictjson.Value, error) {
-	v, err := strictjson.Parse(data)
+// parseObject checks data as checkJSON does and returns its tree and its
+// text, as strictjson.ParseText does.
+func parseObject(data []byte) (strictjson.Value, string, error) {
+	v, text, err := strictjson.ParseText(data)
 	if err != nil {
-		return v, err
+		return v, "", err
 	}
-	return v, checkIsObject(data)
+	return v, text, checkIsObject(data)
 }
 
 // decodeObject checks data as checkJSON does and returns its top-level
 // object.
 func decodeObject(data []byte) (*jsonObject, error) {
-	v, err := parseObject(data)
+	v, _, err := parseObject(data)
 	if err != nil {
 		return nil, err
 	}

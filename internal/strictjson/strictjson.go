@@ -32,13 +32,23 @@ const MaxDepth = 64
 // refuse), and nothing after the value but white space. Errors name the
 // value at fault by its path from the top, as in "subject[0].digest".
 func Check(data []byte) error {
-	_, err := read(data, false)
+	_, err := read(data, builder{})
 	return err
 }
 
 // Parse checks data as Check does and returns the value it holds.
 func Parse(data []byte) (Value, error) {
-	return read(data, true)
+	v, _, err := ParseText(data)
+	return v, err
+}
+
+// ParseText is Parse that also returns data as a string, whose bytes the
+// strings of the tree share: a caller that keeps the tree can keep the
+// document's text for nothing.
+func ParseText(data []byte) (Value, string, error) {
+	b := builder{build: true, src: string(data)}
+	v, err := read(data, b)
+	return v, b.src, err
 }
 
 // Unmarshal checks data with Check and decodes it into v as json.Unmarshal
@@ -53,24 +63,18 @@ func Unmarshal(data []byte, v any) error {
 	return dec.Decode(v)
 }
 
-// read checks data and, if build is set, returns its tree.
+// read checks data and, if b.build is set, returns its tree.
 //
 // jsontext validates the document first, refusing duplicate names, invalid
 // UTF-8 and bad escapes; a scan of the validated bytes then checks the
 // depth and number limits and builds the tree. Only a document that fails
 // either is read again token by token, to name the value at fault.
-func read(data []byte, build bool) (Value, error) {
+func read(data []byte, b builder) (Value, error) {
 	if !utf8.Valid(data) {
 		return Value{}, errors.New("not valid UTF-8")
 	}
 	if len(bytes.TrimLeft(data, " \t\r\n")) == 0 {
 		return Value{}, errors.New("empty, want a JSON value")
-	}
-	b := builder{build: build}
-	if build {
-		// Strings without escapes are slices of this copy, so that a tree
-		// costs one allocation per few hundred values, not one per string.
-		b.src = string(data)
 	}
 	if jsontext.Value(data).IsValid() {
 		s := &scanner{builder: b, data: data}
@@ -102,7 +106,10 @@ func readTokens(data []byte, b builder) (Value, error) {
 // builder holds what building a tree needs.
 type builder struct {
 	build bool
-	src   string  // the document as a string, when building
+	// src is the document as a string, when building: strings without
+	// escapes are slices of it, so that a tree costs one allocation per few
+	// hundred values, not one per string.
+	src   string
 	slab  []Value // spare room for the elements of arrays and objects
 	stack []Value // the elements read so far of the open arrays and objects
 }
