@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -902,5 +904,78 @@ func BenchmarkOpenArtifact(b *testing.B) {
 				rc.Close()
 			}
 		})
+	}
+}
+
+// TestBundleDecode: the bundle's methods decode the trees OpenBundle
+// parsed to what the functions decode from the bytes, and decode the bytes
+// afresh once a caller has changed them.
+func TestBundleDecode(t *testing.T) {
+	files := testJSON(t)
+	dir := goodDirBundle(t)
+	open := func() *Bundle {
+		t.Helper()
+		b, err := OpenBundle(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+
+	b := open()
+	st, err := b.DecodeStatement()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := DecodeStatement(files[FileProvenance])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(st, want) {
+		t.Errorf("Bundle.DecodeStatement = %+v, DecodeStatement %+v", st, want)
+	}
+	m, err := b.DecodeManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantM, err := DecodeManifest(files[FileManifest])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Version != wantM.Version || m.Root != wantM.Root || !slices.Equal(m.Leaves, wantM.Leaves) {
+		t.Errorf("Bundle.DecodeManifest = %+v, DecodeManifest %+v", m, wantM)
+	}
+	// A second call decodes the bytes.
+	if st2, err := b.DecodeStatement(); err != nil || !reflect.DeepEqual(st2, want) {
+		t.Errorf("second Bundle.DecodeStatement: %v", err)
+	}
+
+	// Changed bytes are decoded, not the tree of the old ones.
+	b = open()
+	b.Provenance = bytes.Replace(b.Provenance, []byte(`"attribute": "`), []byte(`"attribute": "x`), 1)
+	b.Manifest[0] = '['
+	if st, err := b.DecodeStatement(); err != nil || st.Attribute != "x"+want.Attribute || !bytes.Equal(st.Raw, b.Provenance) {
+		t.Errorf("changed provenance: %v", err)
+	}
+	if _, err := b.DecodeManifest(); err == nil || !strings.Contains(err.Error(), "not JSON") {
+		t.Errorf("changed manifest: %v", err)
+	}
+}
+
+// TestOpenBundleFirstBadFile: with more than one JSON file at fault, which
+// OpenBundle checks side by side, the error is the first file's in the
+// order of jsonFiles, every time.
+func TestOpenBundleFirstBadFile(t *testing.T) {
+	dir := goodDirBundle(t)
+	appendFile(filepath.Join(dir, FileManifest), "x")
+	appendFile(filepath.Join(dir, FileEvidence), "x")
+	for range 20 {
+		if _, err := OpenBundle(dir); err == nil || !strings.Contains(err.Error(), FileEvidence+": trailing data") {
+			t.Fatalf("OpenBundle: %v, want the error of %s", err, FileEvidence)
+		}
+	}
+	appendFile(filepath.Join(dir, FileProvenance), "x")
+	if _, err := OpenBundle(dir); err == nil || !strings.Contains(err.Error(), FileProvenance+": trailing data") {
+		t.Fatalf("OpenBundle: %v, want the error of %s", err, FileProvenance)
 	}
 }

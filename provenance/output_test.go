@@ -1,6 +1,7 @@
 package provenance
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -138,5 +139,39 @@ func TestCheckOutputLeaves(t *testing.T) {
 	}
 	if _, err := CheckSubjectOutputs(st, nixdb); err == nil || !strings.Contains(err.Error(), "by=nix-db, want by=kettle") {
 		t.Errorf("subject hashed by nix-db: %v", err)
+	}
+}
+
+// TestOutputsFollowLeaves: Outputs returns the output leaves of the
+// manifest's Leaves as they are, not as they were when it was checked.
+func TestOutputsFollowLeaves(t *testing.T) {
+	hello := DrvOutput{testDrv, "out", testOut, ByKettle, digest("o")}
+	m, err := NewManifest([]Leaf{DrvLeaf(testDrv, digest("d")), hello.Leaf()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	outs, err := m.Outputs()
+	if err != nil || len(outs) != 1 || outs[0] != hello {
+		t.Fatalf("Outputs = %v, %v", outs, err)
+	}
+	outs[0].Output = "changed by the caller"
+	if again, _ := m.Outputs(); again[0] != hello {
+		t.Errorf("Outputs shares its result: %v", again)
+	}
+
+	other := hello
+	other.NarSHA256 = digest("p")
+	m.Leaves = slices.Clone(m.Leaves)
+	for i, l := range m.Leaves {
+		if l == hello.Leaf().String() {
+			m.Leaves[i] = other.Leaf().String()
+		}
+	}
+	if outs, err := m.Outputs(); err != nil || len(outs) != 1 || outs[0] != other {
+		t.Errorf("Outputs after a leaf changed = %v, %v; want %v", outs, err, other)
+	}
+	m.Leaves = append(m.Leaves, "output:x")
+	if _, err := m.Outputs(); err == nil {
+		t.Error("Outputs of a bad leaf added after the check succeeded")
 	}
 }

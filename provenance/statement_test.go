@@ -656,3 +656,50 @@ func TestKettleAnnotationsEncodeAsTheMap(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateInTotoMessages: the messages DecodeStatement validates
+// carry what the in-toto library checks, so that they fail as parsing the
+// encoded statement with protojson does.
+func TestValidateInTotoMessages(t *testing.T) {
+	good := func(t *testing.T) *statementJSON {
+		st, err := statementFrom(testBuildInfo())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	if err := validateInTotoMessages(good(t)); err != nil {
+		t.Fatalf("good statement: %v", err)
+	}
+	for _, tc := range []struct {
+		name    string
+		edit    func(*statementJSON)
+		wantErr string
+	}{
+		{"statement type", func(s *statementJSON) { s.Type = "x" }, "wrong statement type"},
+		{"no subjects", func(s *statementJSON) { s.Subject = nil }, "at least one subject"},
+		{"short subject digest", func(s *statementJSON) { s.Subject[0].Digest.SHA256 = "abcd" }, "incorrect length"},
+		{"predicate type", func(s *statementJSON) { s.PredicateType = "x" }, "predicateType"},
+		{"no build type", func(s *statementJSON) { s.Predicate.BuildDefinition.BuildType = "" }, "buildType required"},
+		{"bad dependency digest", func(s *statementJSON) { s.Predicate.BuildDefinition.ResolvedDependencies[1].Digest.SHA256 = "xyz" }, "not valid hex"},
+		{"dependency with an empty digest", func(s *statementJSON) {
+			s.Predicate.BuildDefinition.ResolvedDependencies[1] = resourceJSON{Annotations: map[string]string{}}
+		}, "digest has incorrect length: got 0 bytes"},
+		{"no builder id", func(s *statementJSON) { s.Predicate.RunDetails.Builder.ID = "" }, "runDetails.builder"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := good(t)
+			tc.edit(st)
+			if err := validateInTotoMessages(st); err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("validateInTotoMessages: %v, want an error containing %q", err, tc.wantErr)
+			}
+			data, err := encodeJSON(st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := validateInToto(data); err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("validateInToto of the encoding: %v, want an error containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}

@@ -70,17 +70,18 @@ func Unmarshal(data []byte, v any) error {
 // depth and number limits and builds the tree. Only a document that fails
 // either is read again token by token, to name the value at fault.
 func read(data []byte, b builder) (Value, error) {
-	if !utf8.Valid(data) {
-		return Value{}, errors.New("not valid UTF-8")
-	}
-	if len(bytes.TrimLeft(data, " \t\r\n")) == 0 {
-		return Value{}, errors.New("empty, want a JSON value")
-	}
+	// A valid document is valid UTF-8 and not empty.
 	if jsontext.Value(data).IsValid() {
 		s := &scanner{builder: b, data: data}
 		if v, ok := s.value(0); ok {
 			return v, nil
 		}
+	}
+	if !utf8.Valid(data) {
+		return Value{}, errors.New("not valid UTF-8")
+	}
+	if len(bytes.TrimLeft(data, " \t\r\n")) == 0 {
+		return Value{}, errors.New("empty, want a JSON value")
 	}
 	return readTokens(data, b)
 }

@@ -189,3 +189,18 @@ func TestEqualCompact(t *testing.T) {
 		}
 	}
 }
+
+func TestParseText(t *testing.T) {
+	data := []byte(`{"a":["b"]}`)
+	v, text, err := ParseText(data)
+	if err != nil || text != string(data) || v.Elem(0).Elem(0).Text() != "b" {
+		t.Fatalf("ParseText = %v, %q, %v", toAny(v), text, err)
+	}
+	data[8] = 'c' // the tree and the text are copies
+	if text != `{"a":["b"]}` || v.Elem(0).Elem(0).Text() != "b" {
+		t.Errorf("after data changed: %q, %v", text, toAny(v))
+	}
+	if _, _, err := ParseText([]byte(`{"a":1,"a":2}`)); err == nil || err.Error() != "a: duplicate key" {
+		t.Errorf("ParseText of a duplicate key: %v", err)
+	}
+}
