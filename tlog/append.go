@@ -52,7 +52,8 @@ var ErrUnverified = errors.New("the bundle did not verify")
 // provenance is refused. Then each bundle is moved to
 // bundles/<provenance-sha256>.tar and its entry handed to tessera; a
 // bundle stored with no entry (an append that stopped in between) is only
-// named by the entry when it is appended again.
+// named by the entry when it is appended again. The staged copies of
+// duplicates are discarded.
 func (l *Log) Append(ctx context.Context, items []Item, opts AppendOptions) ([]Appended, error) {
 	plan, err := l.plan(items, opts)
 	if err != nil {
@@ -61,6 +62,7 @@ func (l *Log) Append(ctx context.Context, items []Item, opts AppendOptions) ([]A
 	futures := make([]tessera.IndexFuture, len(plan))
 	for i, p := range plan {
 		if p.Duplicate {
+			p.staged.Discard()
 			continue
 		}
 		if err := os.Rename(p.staged.path, l.files.path(bundleRel(p.ProvenanceSHA256))); err != nil {

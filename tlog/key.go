@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -143,3 +144,75 @@ func ReadVerifier(keyOrFile string) (note.Verifier, error) {
 	return v, nil
 }
 
+// WriteKeyPair generates a key pair for a log named name and writes the
+// signer key to path (mode 0600) and the verifier key to path+".pub"
+// (mode 0644). Neither file may exist, and path may not be inside a log
+// directory, where the key would be published with the log. It returns
+// the verifier key.
+func WriteKeyPair(path, name string) (string, error) {
+	if dir, ok := insideLog(path); ok {
+		return "", fmt.Errorf("%s: inside the log %s; keep the private key out of the directory that is published", path, dir)
+	}
+	for _, p := range []string{path, path + ".pub"} {
+		if _, err := os.Lstat(p); err == nil {
+			return "", fmt.Errorf("%s: already exists", p)
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return "", err
+		}
+	}
+	skey, vkey, err := GenerateKey(name)
+	if err != nil {
+		return "", err
+	}
+	if err := writeNew(path, []byte(skey+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	if err := writeNew(path+".pub", []byte(vkey+"\n"), 0o644); err != nil {
+		os.Remove(path)
+		return "", err
+	}
+	return vkey, nil
+}
+
+// insideLog reports whether path lies in a log directory: one of its
+// parents holds log.vkey.
+func insideLog(path string) (string, bool) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", false
+	}
+	for dir := filepath.Dir(abs); ; dir = filepath.Dir(dir) {
+		if _, err := os.Lstat(filepath.Join(dir, FileVKey)); err == nil {
+			return dir, true
+		}
+		if dir == filepath.Dir(dir) {
+			return "", false
+		}
+	}
+}
+
+// writeNew writes a file that must not exist through a temporary sibling
+// and a link, which refuses an existing name.
+func writeNew(path string, data []byte, perm os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Link(tmp.Name(), path)
+}

@@ -99,9 +99,9 @@ type Log struct {
 	awaiter  *tessera.PublicationAwaiter
 	reader   tessera.LogReader
 
-	size       uint64                // entries in the log
-	byDigest   map[[32]byte]Entry    // every entry, by provenance SHA-256
-	checkpoint []byte                // the latest checkpoint published
+	size       uint64             // entries in the log
+	byDigest   map[[32]byte]Entry // every entry, by provenance SHA-256
+	checkpoint []byte             // the latest checkpoint published
 }
 
 // Open opens the log at dir for appending with key, which must be the key
@@ -242,10 +242,12 @@ func (l *Log) Lookup(provenanceSHA256 [32]byte) (Entry, bool) {
 
 // Close waits for the checkpoint of everything appended, stops tessera's
 // appender and releases the lock.
+// Closing a closed log does nothing.
 func (l *Log) Close(ctx context.Context) error {
 	var err error
 	if l.shutdown != nil {
 		err = l.shutdown(ctx)
+		l.shutdown = nil
 	}
 	l.release()
 	return err
@@ -254,6 +256,7 @@ func (l *Log) Close(ctx context.Context) error {
 func (l *Log) release() {
 	if l.cancel != nil {
 		l.cancel()
+		l.cancel = nil
 	}
 	if l.unlock != nil {
 		l.unlock()

@@ -305,13 +305,9 @@ func readEntry(ctx context.Context, files logFiles, index, size uint64) ([]byte,
 	if w == 0 {
 		n = layout.EntryBundleWidth
 	}
-	// A full bundle may stand in for the partial one GC removed: it holds
-	// the partial one's entries first.
-	var b [][]byte
-	if b, err = parseEntryBundle(layout.EntriesPath(bundle, w), raw, n); err != nil {
-		if b, err = parseEntryBundle(layout.EntriesPath(bundle, 0), raw, layout.EntryBundleWidth); err != nil {
-			return nil, err
-		}
+	b, err := parseEntryBundle(layout.EntriesPath(bundle, w), raw, n)
+	if err != nil {
+		return nil, err
 	}
 	return b[index%layout.EntryBundleWidth], nil
 }
@@ -332,10 +328,7 @@ func Find(ctx context.Context, dir string, provenanceSHA256 [32]byte) (*Entry, e
 		}
 		entries, err := parseEntryBundle(layout.EntriesPath(b.RangeInfo.Index, b.RangeInfo.Partial), b.Data, int(b.RangeInfo.First+b.RangeInfo.N))
 		if err != nil {
-			// A full bundle read in place of a partial one GC removed.
-			if entries, err = parseEntryBundle(layout.EntriesPath(b.RangeInfo.Index, 0), b.Data, layout.EntryBundleWidth); err != nil {
-				return nil, fmt.Errorf("log %s: %w", dir, err)
-			}
+			return nil, fmt.Errorf("log %s: %w", dir, err)
 		}
 		for _, data := range entries[b.RangeInfo.First : b.RangeInfo.First+b.RangeInfo.N] {
 			e, err := ParseEntry(data)

@@ -3,6 +3,7 @@ package tlog
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -61,27 +62,77 @@ func unwrapPath(err error) error {
 	return err
 }
 
-func (f logFiles) checkpoint() ([]byte, error) { return f.read(layout.CheckpointPath, MaxCheckpointSize) }
+func (f logFiles) checkpoint() ([]byte, error) {
+	return f.read(layout.CheckpointPath, MaxCheckpointSize)
+}
 
-// tile reads a tile, the partial one of width p falling back to the full
-// one, as tessera's client package wants of a TileFetcherFunc.
+// tile reads the tile at level and index of a tree whose right edge gives
+// it width p (0: full), as tessera's client package wants of a
+// TileFetcherFunc. Tiles only grow, so when the partial file of width p is
+// not there (that tree size never had a checkpoint, or the partial was
+// collected) the first p hashes of the narrowest wider one, or of the full
+// tile, stand in for it.
 func (f logFiles) tile(_ context.Context, level, index uint64, p uint8) ([]byte, error) {
-	return f.partialOrFull(p, func(p uint8) string { return layout.TilePath(level, index, p) }, maxTileSize)
+	return f.partialOrWider(p, func(p uint8) string { return layout.TilePath(level, index, p) }, maxTileSize, trimTile)
 }
 
 // entryBundle reads an entry bundle the same way.
 func (f logFiles) entryBundle(_ context.Context, index uint64, p uint8) ([]byte, error) {
-	return f.partialOrFull(p, func(p uint8) string { return layout.EntriesPath(index, p) }, maxEntryBundleSize)
+	return f.partialOrWider(p, func(p uint8) string { return layout.EntriesPath(index, p) }, maxEntryBundleSize, trimEntryBundle)
 }
 
-func (f logFiles) partialOrFull(p uint8, path func(uint8) string, limit int64) ([]byte, error) {
-	if p != 0 {
-		data, err := f.read(path(p), limit)
-		if !errors.Is(err, os.ErrNotExist) {
-			return data, err
+func (f logFiles) partialOrWider(p uint8, path func(uint8) string, limit int64, trim func(string, []byte, uint8) ([]byte, error)) ([]byte, error) {
+	if p == 0 {
+		return f.read(path(0), limit)
+	}
+	data, err := f.read(path(p), limit)
+	if !errors.Is(err, os.ErrNotExist) {
+		return data, err
+	}
+	w := f.widerPartial(path(0)+".p", p)
+	rel := path(w)
+	if data, err = f.read(rel, limit); err != nil {
+		return nil, err
+	}
+	return trim(rel, data, p)
+}
+
+// widerPartial returns the narrowest width above p among the partial
+// files in the directory rel, or 0 (the full file) when there is none.
+func (f logFiles) widerPartial(rel string, p uint8) uint8 {
+	entries, err := os.ReadDir(f.path(rel))
+	if err != nil {
+		return 0
+	}
+	best := 0
+	for _, e := range entries {
+		w, err := parseDecimal(e.Name())
+		if err == nil && w > uint64(p) && w < layout.TileWidth && (best == 0 || int(w) < best) {
+			best = int(w)
 		}
 	}
-	return f.read(path(0), limit)
+	return uint8(best)
+}
+
+func trimTile(rel string, data []byte, p uint8) ([]byte, error) {
+	if n := int(p) * sha256.Size; len(data) >= n {
+		return data[:n], nil
+	}
+	return nil, fmt.Errorf("%s: %d bytes, fewer than the %d hashes of the tile wanted (truncated?)", rel, len(data), p)
+}
+
+func trimEntryBundle(rel string, data []byte, p uint8) ([]byte, error) {
+	off := 0
+	for range p {
+		if off+2 > len(data) {
+			return nil, fmt.Errorf("%s: fewer than the %d entries wanted (truncated?)", rel, p)
+		}
+		off += 2 + int(binary.BigEndian.Uint16(data[off:]))
+	}
+	if off > len(data) {
+		return nil, fmt.Errorf("%s: fewer than the %d entries wanted (truncated?)", rel, p)
+	}
+	return data[:off], nil
 }
 
 // parseEntryBundle splits an entry bundle that must hold exactly n

@@ -346,8 +346,8 @@ func (v *logVerifier) layout(context.Context) error {
 // A file's role in the tree of a checkpoint.
 const (
 	inTree = iota // the full or partial file the tree uses
-	stale          // a partial file of an earlier size
-	beyond         // a file of a larger tree, which no checkpoint covers
+	stale         // a partial file of an earlier size
+	beyond        // a file of a larger tree, which no checkpoint covers
 )
 
 // role says what the file of a tile or entry bundle at index with width w
@@ -558,7 +558,7 @@ func (t *treeBuilder) checkTile(id tileID, want []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := compareTile(rel, got, want); err != nil {
+	if err := t.compareTile(rel, id, got, want); err != nil {
 		return err
 	}
 	for _, pw := range t.inv.tiles[id] {
@@ -570,7 +570,7 @@ func (t *treeBuilder) checkTile(id tileID, want []byte) error {
 		if err != nil {
 			return err
 		}
-		if err := compareTile(prel, pgot, want[:int(pw)*sha256.Size]); err != nil {
+		if err := t.compareTile(prel, id, pgot, want[:int(pw)*sha256.Size]); err != nil {
 			return err
 		}
 		t.stale++
@@ -578,7 +578,9 @@ func (t *treeBuilder) checkTile(id tileID, want []byte) error {
 	return nil
 }
 
-func compareTile(rel string, got, want []byte) error {
+// compareTile compares a tile file with the tile recomputed from the
+// entries; a differing hash is named with the entries it covers.
+func (t *treeBuilder) compareTile(rel string, id tileID, got, want []byte) error {
 	if len(got) != len(want) {
 		if len(got)%sha256.Size != 0 {
 			return fmt.Errorf("%s: %d bytes, not a whole number of %d-byte hashes (truncated?); want %d hashes", rel, len(got), sha256.Size, len(want)/sha256.Size)
@@ -586,9 +588,17 @@ func compareTile(rel string, got, want []byte) error {
 		return fmt.Errorf("%s: %d hashes, want %d (truncated?)", rel, len(got)/sha256.Size, len(want)/sha256.Size)
 	}
 	for i := 0; i < len(want); i += sha256.Size {
-		if !bytes.Equal(got[i:i+sha256.Size], want[i:i+sha256.Size]) {
-			return fmt.Errorf("%s: hash %d is not the one recomputed from the entries (the tile was altered)", rel, i/sha256.Size)
+		if bytes.Equal(got[i:i+sha256.Size], want[i:i+sha256.Size]) {
+			continue
 		}
+		k := uint64(i / sha256.Size)
+		if id.level == 0 {
+			n := id.index*layout.TileWidth + k
+			return fmt.Errorf("%s: hash %d is not the leaf hash of entry %d (%s): the entry or the tile was altered", rel, k, n, layout.EntriesPathForLogIndex(n, t.size))
+		}
+		span := uint64(1) << (layout.TileHeight * id.level)
+		first := (id.index*layout.TileWidth + k) * span
+		return fmt.Errorf("%s: hash %d is not the one recomputed from entries %d to %d: an entry or the tile was altered", rel, k, first, first+span-1)
 	}
 	return nil
 }
