@@ -576,7 +576,9 @@ func TestPendingEntriesPublished(t *testing.T) {
 	// Pending entries that were altered are not published.
 	bad, _ := copyLog(t)
 	write(t, bad, "checkpoint", string(baseLog.cp1))
-	edit(t, bad, "tile/entries/001.p/7", func(b []byte) []byte { return bytes.Replace(b, []byte("verified no: test"), []byte("verified no: TEST"), 1) })
+	edit(t, bad, "tile/entries/001.p/7", func(b []byte) []byte {
+		return bytes.Replace(b, []byte("verified no: test"), []byte("verified no: TEST"), 1)
+	})
 	if _, err := Open(context.Background(), bad, key); err == nil {
 		t.Fatal("Open published altered pending entries")
 	}

@@ -155,13 +155,17 @@ func TestCheckProofTampered(t *testing.T) {
 		want string
 	}{
 		{"other key", func(*InclusionProof) {}, other, "proof's checkpoint: not signed by the log's key"},
-		{"entry edited", func(p *InclusionProof) { p.Entry = bytes.Replace(p.Entry, []byte("test bundle"), []byte("test bundlE"), 1) }, key, "is not in the checkpoint's tree"},
+		{"entry edited", func(p *InclusionProof) {
+			p.Entry = bytes.Replace(p.Entry, []byte("test bundle"), []byte("test bundlE"), 1)
+		}, key, "is not in the checkpoint's tree"},
 		{"entry malformed", func(p *InclusionProof) { p.Entry = p.Entry[1:] }, key, "proof's extra data: entry line 1"},
 		{"index", func(p *InclusionProof) { p.Index = 101 }, key, "is not in the checkpoint's tree"},
 		{"index past the tree", func(p *InclusionProof) { p.Index = 263 }, key, "index 263, but the checkpoint's tree has 263 entries"},
 		{"hash", func(p *InclusionProof) { p.Hashes[2] = bytes.Repeat([]byte{1}, 32) }, key, "is not in the checkpoint's tree"},
 		{"hash dropped", func(p *InclusionProof) { p.Hashes = p.Hashes[1:] }, key, "is not in the checkpoint's tree"},
-		{"checkpoint edited", func(p *InclusionProof) { p.Checkpoint = bytes.Replace(p.Checkpoint, []byte("\n263\n"), []byte("\n264\n"), 1) }, key, "does not verify: the checkpoint was altered"},
+		{"checkpoint edited", func(p *InclusionProof) {
+			p.Checkpoint = bytes.Replace(p.Checkpoint, []byte("\n263\n"), []byte("\n264\n"), 1)
+		}, key, "does not verify: the checkpoint was altered"},
 		{"older checkpoint", func(p *InclusionProof) { p.Checkpoint = baseLog.cp1 }, key, "is not in the checkpoint's tree of 260 entries"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
