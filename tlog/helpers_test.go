@@ -18,7 +18,13 @@ func TestMain(m *testing.M) {
 	// tessera logs through klog; the tests read its errors from the
 	// values it returns.
 	klog.SetLogger(logr.Discard())
-	os.Exit(m.Run())
+	code := m.Run()
+	for _, dir := range []string{baseLog.tmp, bigLog.tmp} {
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
+	}
+	os.Exit(code)
 }
 
 // testKey makes a signing key for a log named name.
