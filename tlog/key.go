@@ -30,16 +30,16 @@ const privateKeyPrefix = "PRIVATE+KEY+"
 // of the log's checkpoints (C2SP tlog-checkpoint), such as
 // "example.org/kettle-log": no spaces and no '+'.
 func GenerateKey(name string) (skey, vkey string, err error) {
-	if err := checkKeyName(name); err != nil {
+	if err := CheckKeyName(name); err != nil {
 		return "", "", err
 	}
 	return note.GenerateKey(rand.Reader, name)
 }
 
-// checkKeyName accepts what the note package accepts as a name (UTF-8,
-// no white space, no '+') and that can stand as a checkpoint's origin line
-// (no control character).
-func checkKeyName(name string) error {
+// CheckKeyName accepts what the note package accepts as a key's name
+// (UTF-8, no white space, no '+') and can stand as a checkpoint's origin
+// line (no control character).
+func CheckKeyName(name string) error {
 	if name == "" || !utf8.ValidString(name) || strings.Contains(name, "+") || strings.ContainsFunc(name, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
 		return fmt.Errorf("key name %q: want a non-empty name without white space, control characters or '+', such as example.org/kettle-log", name)
 	}

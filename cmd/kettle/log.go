@@ -66,6 +66,9 @@ example.org/kettle-log. Neither file may exist, and FILE may not be inside a log
 			if out == "" {
 				return usageError(errors.New("-o FILE is required: where to write the private key"))
 			}
+			if err := tlog.CheckKeyName(args[0]); err != nil {
+				return usageError(err)
+			}
 			vkey, err := tlog.WriteKeyPair(out, args[0])
 			if err != nil {
 				return err
