@@ -105,11 +105,13 @@ type Log struct {
 }
 
 // Open opens the log at dir for appending with key, which must be the key
-// of log.vkey. It takes the lock, removes bundles staged by an append that
-// did not finish, and verifies the log first, as Verify does but without
-// hashing the stored bundles: a log with a broken or unknown file is not
-// appended to. Entries an earlier append integrated but did not publish
-// are verified too, and published before Open returns.
+// of log.vkey. It takes the lock and verifies the log first, as Verify
+// does but without hashing the stored bundles: a log with a broken or
+// unknown file is not appended to. What an append that stopped left is
+// taken care of: entries it integrated but did not publish are verified
+// like the rest and published before Open returns, and the bundles it
+// staged or stored without an entry, and tessera's files beyond the tree
+// it integrated, are removed.
 func Open(ctx context.Context, dir string, key *SigningKey) (*Log, error) {
 	dir = filepath.Clean(dir)
 	files := logFiles{dir}
@@ -146,9 +148,14 @@ func (l *Log) open(ctx context.Context) error {
 	if err := l.removeStaged(); err != nil {
 		return err
 	}
-	res, err := Verify(ctx, l.dir, VerifyOptions{Verifier: l.key.Verifier, skipBundleDigests: true, pending: true, locked: true})
+	res, err := verifyLog(ctx, l.dir, VerifyOptions{Verifier: l.key.Verifier, skipBundleDigests: true, pending: true, locked: true})
 	if err != nil {
-		return errors.Unwrap(err) // Verify named the log already
+		return err
+	}
+	for _, rel := range res.leftovers {
+		if err := os.Remove(l.files.path(rel)); err != nil {
+			return err
+		}
 	}
 	l.checkpoint = res.Checkpoint
 	l.size = uint64(len(res.Entries))

@@ -119,14 +119,14 @@ func sameSnapshot(t *testing.T, before, after map[string][32]byte) {
 	}
 }
 
-func verifyLog(t *testing.T, dir string, key *SigningKey, old []byte) (*VerifyResult, error) {
+func checkLog(t *testing.T, dir string, key *SigningKey, old []byte) (*VerifyResult, error) {
 	t.Helper()
 	return Verify(context.Background(), dir, VerifyOptions{Verifier: key.Verifier, OldCheckpoint: old})
 }
 
 func TestBaseLogVerifies(t *testing.T) {
 	dir, key := base(t)
-	res, err := verifyLog(t, dir, key, baseLog.cp1)
+	res, err := checkLog(t, dir, key, baseLog.cp1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +246,7 @@ func TestAppendDuplicates(t *testing.T) {
 	if err := l.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := verifyLog(t, dir, key, nil); err != nil {
+	if _, err := checkLog(t, dir, key, nil); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -521,7 +521,7 @@ func TestTamper(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir, key := copyLog(t)
 			tc.tamper(t, dir)
-			_, err := verifyLog(t, dir, key, nil)
+			_, err := checkLog(t, dir, key, nil)
 			if err == nil {
 				t.Fatal("Verify accepted the log")
 			}
@@ -531,8 +531,8 @@ func TestTamper(t *testing.T) {
 			switch tc.name {
 			case "stored bundle altered": // Open does not re-hash stored bundles
 				return
-			case "staged leftover": // Open removes it: TestOpenRemovesStagedLeftovers
-				return
+			case "staged leftover", "orphan bundle", "file beyond the checkpoint":
+				return // Open removes them: TestOpenRemovesLeftovers
 			}
 			before := snapshot(t, dir)
 			if l, err := Open(context.Background(), dir, key); err == nil {
@@ -547,18 +547,46 @@ func TestTamper(t *testing.T) {
 	}
 }
 
-// TestOpenRemovesStagedLeftovers: a bundle staged by an append that
-// stopped is removed by the next Open.
-func TestOpenRemovesStagedLeftovers(t *testing.T) {
+// TestOpenRemovesLeftovers: what an append that stopped may leave — a
+// staged bundle, a stored bundle without an entry, tessera's files beyond
+// the tree it integrated — fails Verify, and the next Open removes it.
+func TestOpenRemovesLeftovers(t *testing.T) {
 	dir, key := copyLog(t)
+	entries, err := os.ReadFile(filepath.Join(dir, "tile/entries/001.p/7"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	write(t, dir, "bundles/.stage-1.tar", "x")
+	write(t, dir, "bundles/"+hexA+".tar", string(bundleTar(t, 9999)))
+	write(t, dir, "tile/entries/001.p/8", string(entries)+"\x00\x01x")
+	write(t, dir, "tile/0/001.p/8", strings.Repeat("h", 8*32))
+	for _, want := range []string{"bundles/.stage-1.tar", "tile/entries/001.p/8: beyond the log's 263 entries", "tile/0/001.p/8: beyond"} {
+		_, err := checkLog(t, dir, key, nil)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("Verify: %v, want %q", err, want)
+		}
+		// Take away the file reported, to see the next one.
+		switch {
+		case strings.HasPrefix(want, "bundles/"):
+			os.Rename(filepath.Join(dir, want), filepath.Join(t.TempDir(), "staged"))
+		case strings.HasPrefix(want, "tile/entries/"):
+			os.Rename(filepath.Join(dir, "tile/entries/001.p/8"), filepath.Join(t.TempDir(), "e"))
+		}
+	}
+	write(t, dir, "bundles/.stage-1.tar", "x")
+	write(t, dir, "tile/entries/001.p/8", string(entries)+"\x00\x01x")
 	l, err := Open(context.Background(), dir, key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	l.Close(context.Background())
-	if _, err := verifyLog(t, dir, key, nil); err != nil {
+	if _, err := checkLog(t, dir, key, nil); err != nil {
 		t.Fatal(err)
+	}
+	for _, rel := range []string{"bundles/.stage-1.tar", "bundles/" + hexA + ".tar", "tile/entries/001.p/8", "tile/0/001.p/8"} {
+		if _, err := os.Stat(filepath.Join(dir, rel)); err == nil {
+			t.Errorf("Open left %s", rel)
+		}
 	}
 }
 
@@ -569,7 +597,7 @@ func TestOpenRemovesStagedLeftovers(t *testing.T) {
 func TestPendingEntriesPublished(t *testing.T) {
 	dir, key := copyLog(t)
 	write(t, dir, "checkpoint", string(baseLog.cp1))
-	_, err := verifyLog(t, dir, key, nil)
+	_, err := checkLog(t, dir, key, nil)
 	if err == nil || !strings.Contains(err.Error(), "tessera integrated 263 entries, the checkpoint commits to 260: an append stopped before it published") {
 		t.Fatalf("Verify: %v", err)
 	}
@@ -590,7 +618,7 @@ func TestPendingEntriesPublished(t *testing.T) {
 		t.Errorf("size %d", l.Size())
 	}
 	l.Close(context.Background())
-	if _, err := verifyLog(t, dir, key, baseLog.cp1); err != nil {
+	if _, err := checkLog(t, dir, key, baseLog.cp1); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -611,7 +639,7 @@ func TestOldCheckpoint(t *testing.T) {
 		{"larger", bigger, "the old checkpoint commits to 300 entries, the log's checkpoint to 263: the log lost entries"},
 		{"another history", rewritten, "the log rewrote its history: its first 100 entries hash to"},
 	} {
-		if _, err := verifyLog(t, dir, key, tc.old); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := checkLog(t, dir, key, tc.old); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v", tc.name, err)
 		}
 	}

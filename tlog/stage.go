@@ -4,11 +4,13 @@ import (
 	"archive/tar"
 	"bufio"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/kettle-build/kettle/attest"
@@ -44,6 +46,7 @@ func (s *Staged) ProvenanceSHA256() [32]byte { return s.entry.ProvenanceSHA256 }
 func (s *Staged) Discard() {
 	if s.path != "" {
 		os.Remove(s.path)
+		s.path = ""
 	}
 }
 
@@ -71,15 +74,31 @@ func (l *Log) Stage(src string) (*Staged, error) {
 	}
 	if err != nil {
 		s.Discard()
-		return nil, fmt.Errorf("bundle %s: %w", src, err)
+		return nil, fmt.Errorf("bundle %s: %w", src, bundleDetail(err))
 	}
 	b, err := provenance.OpenBundle(s.path)
 	if err != nil {
 		s.Discard()
-		return nil, fmt.Errorf("bundle %s: %w", src, err)
+		// What is wrong with the copy is what is wrong with the bytes read
+		// from the user's bundle: name that.
+		return nil, fmt.Errorf("bundle %s: %w", src, bundleDetail(err))
 	}
 	s.entry = describe(b, sum)
 	return s, nil
+}
+
+// bundleDetail drops the "bundle <path>: " that provenance.OpenBundle and
+// the file reading put before what is wrong, for the caller to name the
+// bundle once.
+func bundleDetail(err error) error {
+	switch err.(type) {
+	case *os.PathError, *inputfile.LimitError, *inputfile.TypeError:
+		return unwrapPath(err)
+	}
+	if inner := errors.Unwrap(err); inner != nil && strings.HasPrefix(err.Error(), "bundle ") {
+		return inner
+	}
+	return err
 }
 
 // writeArchive writes the bundle at src to w as one tar archive and
@@ -206,7 +225,7 @@ func BundleDigests(src string) (provenanceSHA256, bundleSHA256 [32]byte, err err
 	}
 	bundleSHA256, err = writeArchive(io.Discard, src)
 	if err != nil {
-		return provenanceSHA256, bundleSHA256, fmt.Errorf("bundle %s: %w", src, err)
+		return provenanceSHA256, bundleSHA256, fmt.Errorf("bundle %s: %w", src, bundleDetail(err))
 	}
 	return sha256.Sum256(b.Provenance), bundleSHA256, nil
 }

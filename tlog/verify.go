@@ -36,8 +36,10 @@ type VerifyOptions struct {
 	skipBundleDigests bool
 	// pending accepts entries that tessera integrated beyond the
 	// checkpoint (an append stopped before it published), checking them
-	// as the rest and the checkpoint's tree as their prefix: Open's check
-	// before the appender publishes them.
+	// as the rest and the checkpoint's tree as their prefix, and lists
+	// the files an append that stopped left beyond tessera's tree and the
+	// stored bundles no entry names, instead of failing on them: Open's
+	// check before the appender publishes and removes them.
 	pending bool
 	// locked: the caller holds the append lock.
 	locked bool
@@ -56,6 +58,8 @@ type VerifyResult struct {
 	// sizes that the log still holds (tlog-tiles lets a log keep them);
 	// each was checked to be a prefix of its full one.
 	StalePartials int
+	// leftovers are the files VerifyOptions.pending listed.
+	leftovers []string
 }
 
 // Verify checks the whole log directory dir: the checkpoint is signed by
@@ -86,9 +90,18 @@ func Verify(ctx context.Context, dir string, opts VerifyOptions) (*VerifyResult,
 		}
 		defer unlock()
 	}
+	res, err := verifyLog(ctx, dir, opts)
+	if err != nil {
+		return nil, fmt.Errorf("log %s: %w", dir, err)
+	}
+	return res, nil
+}
+
+// verifyLog is Verify with errors that do not name the log.
+func verifyLog(ctx context.Context, dir string, opts VerifyOptions) (*VerifyResult, error) {
 	v := &logVerifier{files: logFiles{dir}, opts: opts}
 	if err := v.run(ctx); err != nil {
-		return nil, fmt.Errorf("log %s: %w", dir, err)
+		return nil, err
 	}
 	return v.result, nil
 }
@@ -315,14 +328,20 @@ func (v *logVerifier) layout(context.Context) error {
 	for index, widths := range inv.entryBundles {
 		for _, w := range widths {
 			if role(v.size, index, w) == beyond {
-				return errBeyond(layout.EntriesPath(index, w), v.size)
+				if err := v.leftover(layout.EntriesPath(index, w)); err != nil {
+					return err
+				}
+				inv.entryBundles[index] = without(inv.entryBundles[index], w)
 			}
 		}
 	}
 	for id, widths := range inv.tiles {
 		for _, w := range widths {
 			if role(v.size>>(layout.TileHeight*id.level), id.index, w) == beyond {
-				return errBeyond(layout.TilePath(id.level, id.index, w), v.size)
+				if err := v.leftover(layout.TilePath(id.level, id.index, w)); err != nil {
+					return err
+				}
+				inv.tiles[id] = without(inv.tiles[id], w)
 			}
 		}
 	}
@@ -377,8 +396,24 @@ func hasWidth(widths []uint8, w uint8) bool {
 	return false
 }
 
-func errBeyond(rel string, size uint64) error {
-	return fmt.Errorf("%s: beyond the log's %d entries (added, or left by an append that stopped)", rel, size)
+// leftover lists a file beyond the tree with VerifyOptions.pending, and
+// fails on it otherwise.
+func (v *logVerifier) leftover(rel string) error {
+	if !v.opts.pending {
+		return fmt.Errorf("%s: beyond the log's %d entries (added, or left by an append that stopped: the next append removes it)", rel, v.size)
+	}
+	v.result.leftovers = append(v.result.leftovers, rel)
+	return nil
+}
+
+func without(widths []uint8, w uint8) []uint8 {
+	out := widths[:0:0]
+	for _, x := range widths {
+		if x != w {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 func errMissing(rel string) error {
@@ -633,10 +668,11 @@ func (v *logVerifier) bundles(ctx context.Context) error {
 			orphans = append(orphans, bundleRel(d))
 		}
 	}
-	if len(orphans) > 0 {
-		sort.Strings(orphans)
-		return fmt.Errorf("%s: no entry of the log names it (left by an append that did not finish: append the bundle again, or remove it)", orphans[0])
+	sort.Strings(orphans)
+	if len(orphans) > 0 && !v.opts.pending {
+		return fmt.Errorf("%s: no entry of the log names it (left by an append that stopped: the next append removes it)", orphans[0])
 	}
+	v.result.leftovers = append(v.result.leftovers, orphans...)
 	return nil
 }
 
