@@ -49,6 +49,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newImageCommand(),
 		newVMCommand(driver),
 		newCacheCommand(driver),
+		newLogCommand(),
 	)
 	usageArgs(root)
 	return root
