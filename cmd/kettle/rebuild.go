@@ -107,6 +107,11 @@ func printRebuild(w io.Writer, r *rebuild.Result) {
 		verdict = "NOT VERIFIED: " + r.NotVerifiedReason
 	}
 	fmt.Fprintf(w, "bundle        %s\n", r.Bundle)
+	if r.Verification != nil {
+		for _, n := range r.Verification.NotChecked {
+			fmt.Fprintf(w, "not checked   %s\n", n)
+		}
+	}
 	fmt.Fprintf(w, "verification  %s\n", verdict)
 	if r.Installable != "" {
 		fmt.Fprintf(w, "installable   %s\n", r.Installable)
