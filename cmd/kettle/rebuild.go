@@ -184,7 +184,10 @@ func printOutputs(w io.Writer, outs []rebuild.Output) {
 	for _, o := range outs {
 		detail := o.Reason
 		if o.Status == rebuild.Differs && o.DifferingCount > 0 {
-			detail = fmt.Sprintf("%d entries differ", o.DifferingCount)
+			detail = fmt.Sprintf("%d differing entries", o.DifferingCount)
+			if o.DifferingCount == 1 {
+				detail = "1 differing entry"
+			}
 		}
 		if o.NotVerified != "" {
 			detail = strings.TrimSpace(detail + "  [" + o.NotVerified + "]")
