@@ -121,7 +121,11 @@ func (r *rebuilder) deepOutputs(d *nixinputs.Derivation, local map[string]localO
 		if o.StorePath == "" && hasLeaf {
 			o.StorePath = l.Path
 		}
-		r.settle(&o, local[p], r.artifactOf(o.StorePath))
+		lo := local[p]
+		if p == "" {
+			lo = localOutput{method: MethodNone, reason: "this is " + floatingOutput}
+		}
+		r.settle(&o, lo, r.artifactOf(o.StorePath))
 		if why != "" && o.Status != NotBuilt {
 			o.Status, o.Reason = NotAttested, why
 		}

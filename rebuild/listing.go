@@ -1,6 +1,7 @@
 package rebuild
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -20,19 +21,24 @@ type listedEntry struct {
 }
 
 // listNAR lists the entries of the NAR in r, in NAR order, with the
-// SHA-256 of every regular file, and returns the SHA-256 of the whole NAR:
-// the listing describes the tree of that NAR hash.
-func listNAR(r io.Reader) ([]listedEntry, [32]byte, error) {
+// SHA-256 of every regular file. With whole, it also returns the SHA-256
+// of the whole NAR: the listing describes the tree of that NAR hash.
+func listNAR(r io.Reader, whole bool) ([]listedEntry, [32]byte, error) {
 	var sum [32]byte
 	var list []listedEntry
-	whole := sha256.New()
+	wh := sha256.New()
+	if whole {
+		r = io.TeeReader(r, wh)
+	}
 	h := sha256.New()
-	err := walkNAR(io.TeeReader(r, whole), func(name string, hdr *nar.Header, body io.Reader) error {
+	buf := make([]byte, 1<<16)
+	// go-nix reads 8 bytes at a time.
+	err := walkNAR(bufio.NewReaderSize(r, 1<<16), func(name string, hdr *nar.Header, body io.Reader) error {
 		e := listedEntry{path: name, Entry: Entry{Type: string(hdr.Type)}}
 		switch hdr.Type {
 		case nar.TypeRegular:
 			h.Reset()
-			n, err := io.Copy(h, body)
+			n, err := io.CopyBuffer(h, body, buf)
 			if err != nil {
 				return fmt.Errorf("reading %s in the NAR: %w", name, err)
 			}
@@ -49,18 +55,30 @@ func listNAR(r io.Reader) ([]listedEntry, [32]byte, error) {
 	if err != nil {
 		return nil, sum, err
 	}
-	copy(sum[:], whole.Sum(nil))
+	if whole {
+		copy(sum[:], wh.Sum(nil))
+	}
 	return list, sum, nil
 }
 
 // listTree lists the file, directory or symlink at p from its NAR
-// serialisation, as Kettle's own serialiser writes it.
-func listTree(ctx context.Context, p string) ([]listedEntry, [32]byte, error) {
+// serialisation, as Kettle's own serialiser writes it; with whole, it
+// also returns the NAR's SHA-256.
+func listTree(ctx context.Context, p string, whole bool) ([]listedEntry, [32]byte, error) {
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(nixinputs.WriteNAR(pw, p)) }()
+	go func() {
+		// The serialiser writes a token at a time; through a pipe each
+		// write would wait for the reader.
+		bw := bufio.NewWriterSize(pw, 1<<16)
+		err := nixinputs.WriteNAR(bw, p)
+		if err == nil {
+			err = bw.Flush()
+		}
+		pw.CloseWithError(err)
+	}()
 	stop := context.AfterFunc(ctx, func() { pr.CloseWithError(ctx.Err()) })
 	defer stop()
-	list, sum, err := listNAR(pr)
+	list, sum, err := listNAR(pr, whole)
 	// Unblock the serialiser if listing stopped early.
 	pr.CloseWithError(io.ErrClosedPipe)
 	if err != nil {

@@ -145,20 +145,32 @@ func checkEntry(h *nar.Header, n int, prev string, dirs map[string]bool) error {
 }
 
 // narCompare orders paths as a NAR lists them: component by component,
-// each compared bytewise, so that "/a/b" comes before "/a-b" ('/' sorts
-// before every byte of a name). The root "/" comes first.
+// each compared bytewise, so that "/a/b" comes before "/a-b". Since no name
+// holds a '/' or a NUL, that is a bytewise comparison in which '/' sorts
+// before every other byte. The root ("/" or ".") comes first; a leading
+// '/' is ignored.
 func narCompare(a, b string) int {
-	ca, cb := strings.Split(strings.Trim(a, "/"), "/"), strings.Split(strings.Trim(b, "/"), "/")
-	if a == "/" || a == "." {
-		ca = nil
-	}
-	if b == "/" || b == "." {
-		cb = nil
-	}
-	for i := 0; i < len(ca) && i < len(cb); i++ {
-		if c := strings.Compare(ca[i], cb[i]); c != 0 {
-			return c
+	a, b = narKey(a), narKey(b)
+	for i := 0; i < len(a) && i < len(b); i++ {
+		ca, cb := a[i], b[i]
+		switch {
+		case ca == cb:
+		case ca == '/':
+			return -1
+		case cb == '/':
+			return 1
+		case ca < cb:
+			return -1
+		default:
+			return 1
 		}
 	}
-	return len(ca) - len(cb)
+	return len(a) - len(b)
+}
+
+func narKey(p string) string {
+	if p == "." {
+		return ""
+	}
+	return strings.TrimPrefix(p, "/")
 }

@@ -86,7 +86,7 @@ func TestListTree(t *testing.T) {
 		"share/a.b":       "dot",
 		"share/z/deep/er": "deeper",
 	})
-	list, sum, err := listTree(context.Background(), root)
+	list, sum, err := listTree(context.Background(), root, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestListTreeSingleFile(t *testing.T) {
 	if err := os.WriteFile(p, []byte("one file"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	list, _, err := listTree(context.Background(), p)
+	list, _, err := listTree(context.Background(), p, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,11 +155,11 @@ func TestDiffListings(t *testing.T) {
 		"becomes-file": "now a file",
 		"d/":           "",
 	})
-	la, _, err := listTree(context.Background(), attested)
+	la, _, err := listTree(context.Background(), attested, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ll, _, err := listTree(context.Background(), local)
+	ll, _, err := listTree(context.Background(), local, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +259,7 @@ func dirNAR(build func(w *narWriter)) []byte {
 
 func TestWalkNARBad(t *testing.T) {
 	good := dirNAR(func(w *narWriter) { w.entry("a", "x").entry("b", "y") })
-	if _, _, err := listNAR(bytes.NewReader(good)); err != nil {
+	if _, _, err := listNAR(bytes.NewReader(good), true); err != nil {
 		t.Fatalf("the well-formed NAR of the table: %v", err)
 	}
 	deep := dirNAR(func(w *narWriter) {
@@ -301,7 +301,7 @@ func TestWalkNARBad(t *testing.T) {
 		}()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := listNAR(bytes.NewReader(tc.data))
+			_, _, err := listNAR(bytes.NewReader(tc.data), true)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("listNAR: %v, want an error containing %q", err, tc.want)
 			}
