@@ -5,7 +5,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"path"
+	"path/filepath"
+	"strings"
 )
 
 // explainDifferences lists the differing files of each output chosen by
@@ -57,7 +58,7 @@ func (r *rebuilder) attestedListing(ctx context.Context, o *Output, candidates [
 			return list, c, ""
 		}
 	}
-	return nil, treeSource{}, fmt.Sprintf("the attested tree is not at hand: %v", why)
+	return nil, treeSource{}, "the attested tree is not at hand: " + strings.Join(why, "; ")
 }
 
 func (r *rebuilder) listSource(ctx context.Context, c treeSource) ([]listedEntry, [32]byte, error) {
@@ -97,7 +98,7 @@ func (r *rebuilder) runDiffoscope(ctx context.Context, o *Output, src treeSource
 			return
 		}
 		defer os.RemoveAll(tmp)
-		attested = tmp + "/" + path.Base(o.StorePath)
+		attested = filepath.Join(tmp, filepath.Base(o.StorePath))
 		if err := r.unpackArtifact(src, attested); err != nil {
 			o.DiffoscopeError = fmt.Sprintf("unpacking %s: %v", src, err)
 			return

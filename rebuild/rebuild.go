@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/kettle-build/kettle/nixinputs"
@@ -51,10 +52,11 @@ type Options struct {
 }
 
 // Run verifies the bundle, realises its locked ref here and compares every
-// output with what the bundle attests. The result is returned whenever the
-// bundle could be opened, with an error when the rebuild stopped before
-// every output was compared (Result.Error says the same); a difference is
-// not an error, it is in the result.
+// output with what the bundle attests. A difference is not an error: it is
+// in the result. An error says the rebuild stopped before every output was
+// compared; the result then holds what was established until then, and
+// Result.Error says the same. Only bad options, or --diffoscope without
+// diffoscope, return no result.
 func Run(ctx context.Context, opts Options) (*Result, error) {
 	r, err := newRebuilder(opts)
 	if err != nil {
@@ -77,7 +79,6 @@ type rebuilder struct {
 	notVerified string // "bundle not verified: …", "" when it verified
 	bundle      *provenance.Bundle
 	stmt        *provenance.Statement
-	manifest    *provenance.Manifest
 	leaves      map[string]provenance.DrvOutput // output leaves by ID, drv!name (version 2)
 	drvLeaves   map[string]bool                 // the manifest's drv leaves
 	// instantiate
@@ -186,7 +187,7 @@ func (r *rebuilder) read(context.Context) error {
 	if err != nil {
 		return fmt.Errorf("bundle %s: %s: %w", r.opts.Bundle, provenance.FileManifest, err)
 	}
-	r.bundle, r.stmt, r.manifest = b, st, m
+	r.bundle, r.stmt = b, st
 	sum := st.Digest()
 	res := r.res
 	res.ProvenanceSHA256 = hex.EncodeToString(sum[:])
@@ -198,10 +199,9 @@ func (r *rebuilder) read(context.Context) error {
 	if st.BuildType != provenance.BuildTypeNixFlakeV1 {
 		return fmt.Errorf("%s: buildType %q: kettle rebuild rebuilds %q", provenance.FileProvenance, st.BuildType, provenance.BuildTypeNixFlakeV1)
 	}
-	if st.Source.URI == "" || st.Attribute == "" {
-		return fmt.Errorf("%s: no locked source URL or attribute to rebuild", provenance.FileProvenance)
+	if err := r.setInstallable(st); err != nil {
+		return fmt.Errorf("bundle %s: %s: %w", r.opts.Bundle, provenance.FileProvenance, err)
 	}
-	res.Installable = st.Source.URI + "#" + st.Attribute
 	if r.opts.Deep && m.Version < provenance.ManifestV2 {
 		return fmt.Errorf("--deep: the bundle's manifest is version %d, which records the outputs of the top-level derivations only; --deep needs version %d (kettle build from this release on)", m.Version, provenance.ManifestV2)
 	}
@@ -219,6 +219,26 @@ func (r *rebuilder) read(context.Context) error {
 			r.drvLeaves[l.Name] = true
 		}
 	}
+	return nil
+}
+
+// setInstallable makes the installable to realise from the locked source
+// URL and the attribute, which nix is given as one argument: it must be a
+// flake reference with a scheme (as a locked URL has), never a bare path
+// or a registry name, which would resolve differently here, nor anything
+// nix would read as an option.
+func (r *rebuilder) setInstallable(st *provenance.Statement) error {
+	if st.Source.URI == "" || st.Attribute == "" {
+		return errors.New("no locked source URL or attribute to rebuild")
+	}
+	ref, err := nixinputs.ParseFlakeRef(st.Source.URI + "#" + st.Attribute)
+	if err != nil {
+		return fmt.Errorf("the locked source and attribute: %w", err)
+	}
+	if t := ref.Type(); t == "indirect" || !strings.Contains(ref.URL, ":") {
+		return fmt.Errorf("the locked source %q is not a locked flake URL with a scheme (its kind: %s)", ref.URL, t)
+	}
+	r.res.Installable = ref.String()
 	return nil
 }
 
