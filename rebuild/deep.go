@@ -35,7 +35,7 @@ func (r *rebuilder) compareDeep(ctx context.Context) error {
 		if !r.drvLeaves[p] {
 			c.LocalOnly = append(c.LocalOnly, p)
 		}
-		c.Mismatches = append(c.Mismatches, outputMismatches(d, byDrv[p])...)
+		c.Mismatches = append(c.Mismatches, outputMismatches(d, byDrv[p], r.drvLeaves[p])...)
 		var local map[string]localOutput
 		if missing := unrealisedInputs(d, realised); len(missing) > 0 {
 			r.logf("[%d/%d] %s: not built, its inputs %v were not", i+1, len(order), p, missing)
@@ -161,10 +161,11 @@ func leafOutput(l provenance.DrvOutput, status Status, reason string) Output {
 
 // outputMismatches lists where a local .drv and the manifest's output
 // leaves of it disagree (DESIGN.md, rule 1: with the .drv at hand, every
-// output must be listed).
-func outputMismatches(d *nixinputs.Derivation, leaves []provenance.DrvOutput) []string {
-	if len(leaves) == 0 {
-		return nil // the derivation has no drv leaf: Closure.LocalOnly says so
+// output must be listed). listed says the manifest has a drv leaf of it;
+// when it has none, Closure.LocalOnly says so.
+func outputMismatches(d *nixinputs.Derivation, leaves []provenance.DrvOutput, listed bool) []string {
+	if !listed {
+		return nil
 	}
 	var out []string
 	byName := map[string]provenance.DrvOutput{}

@@ -181,7 +181,7 @@ func TestOutputMismatches(t *testing.T) {
 		{Drv: d.Path, Output: "dev", Path: "/nix/store/other-dev", By: provenance.ByNixDB},
 		{Drv: d.Path, Output: "lib", Path: "/nix/store/x-lib", By: provenance.ByNixDB},
 	}
-	got := outputMismatches(d, leaves)
+	got := outputMismatches(d, leaves, true)
 	want := []string{
 		"/nix/store/x.drv!dev: the output leaf names /nix/store/other-dev, the local .drv /nix/store/x-dev",
 		"/nix/store/x.drv!doc: the local .drv has this output; the manifest has no output leaf for it",
@@ -190,10 +190,13 @@ func TestOutputMismatches(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("mismatches:\n got %q\nwant %q", got, want)
 	}
-	if got := outputMismatches(d, leaves[:1]); len(got) != 2 {
+	if got := outputMismatches(d, leaves[:1], true); len(got) != 2 {
 		t.Errorf("two outputs without leaves: %q", got)
 	}
-	if got := outputMismatches(d, nil); got != nil {
+	if got := outputMismatches(d, nil, true); len(got) != 3 {
+		t.Errorf("a listed derivation without output leaves: %q", got)
+	}
+	if got := outputMismatches(d, nil, false); got != nil {
 		t.Errorf("a derivation the manifest does not list is reported elsewhere, got %q", got)
 	}
 }

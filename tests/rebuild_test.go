@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/kettle-build/kettle/provenance"
+	"github.com/kettle-build/kettle/provenance/merkle"
 	"github.com/kettle-build/kettle/rebuild"
 )
 
@@ -363,6 +364,30 @@ func TestRebuildBadInput(t *testing.T) {
 			t.Errorf("version 1, top-level: exit %d, error %q, outputs %+v", r.code, res.Error, res.Outputs)
 		}
 	})
+	t.Run("a missing output leaf", func(t *testing.T) {
+		dst := filepath.Join(t.TempDir(), "missing-leaf.bundle")
+		copyTree(t, buildHello(t), dst)
+		editManifest(t, dst, func(leaves []string) []string {
+			var kept []string
+			for _, l := range leaves {
+				if !(strings.HasPrefix(l, "output:") && strings.Contains(l, "-busybox-bin.drv!out ")) {
+					kept = append(kept, l)
+				}
+			}
+			return kept
+		})
+		res, r := rebuildJSON(t, "--deep", "--allow-simulated", "--allow-unverified", dst)
+		if r.code != 1 || res.Closure == nil {
+			t.Fatalf("exit %d, error %q", r.code, res.Error)
+		}
+		bb := byDrvSuffix(t, res.Closure, "-busybox-bin.drv")
+		if len(res.Closure.Mismatches) != 1 || !strings.Contains(res.Closure.Mismatches[0], bb.Drv+"!out: the local .drv has this output; the manifest has no output leaf for it") {
+			t.Errorf("mismatches %q", res.Closure.Mismatches)
+		}
+		if bb.Status != rebuild.NotAttested || bb.Outputs[0].Reason != "the manifest has no output leaf for this output" || res.Counts.NotAttested != 1 {
+			t.Errorf("busybox-bin: %+v; counts %+v", bb, res.Counts)
+		}
+	})
 	t.Run("a foreign bundle", func(t *testing.T) {
 		res, r := rebuildJSON(t, "--allow-unverified", foreignFixture(t, fixtureKex))
 		if r.code != 1 || !strings.Contains(res.Error, "kettle rebuild rebuilds Kettle's own bundles") {
@@ -396,5 +421,34 @@ func TestRebuildBadInput(t *testing.T) {
 		if r := kettle(t, args...); r.code != 2 {
 			t.Errorf("kettle %v: exit %d, want 2 (usage)\n%s", args, r.code, r.stderr)
 		}
+	}
+}
+
+// editManifest rewrites the bundle's manifest.json with edit applied to its
+// leaves, and the root recomputed: a manifest that decodes, whose root the
+// provenance no longer names.
+func editManifest(t *testing.T, bundle string, edit func([]string) []string) {
+	t.Helper()
+	p := filepath.Join(bundle, "manifest.json")
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := provenance.DecodeManifest(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Leaves = edit(m.Leaves)
+	hashes := make([][32]byte, len(m.Leaves))
+	for i, l := range m.Leaves {
+		hashes[i] = merkle.HashLeaf([]byte(l))
+	}
+	m.Root = merkle.RootFromLeafHashes(hashes)
+	out, err := m.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, out, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
