@@ -1,10 +1,11 @@
 {
   description = "Kettle: attested, hermetic Nix builds";
 
-  # nixpkgs is the one input. flake.lock pins a nixos-24.11 revision (see the
-  # README, "The project's flake"); the tests replace it with the offline
-  # stand-in in nix/stand-in (--override-input nixpkgs path:…/nix/stand-in).
-  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-24.11";
+  # nixpkgs is the one input. flake.lock pins a nixos-25.05 revision, whose
+  # Go is 1.24 (see the README, "The project's flake"); the tests replace it
+  # with the offline stand-in in nix/stand-in (--override-input nixpkgs
+  # path:…/nix/stand-in).
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.05";
 
   outputs =
     { self, nixpkgs }:

@@ -1,6 +1,6 @@
 module github.com/kettle-build/kettle
 
-go 1.23.0
+go 1.24.0
 
 require (
 	github.com/google/go-configfs-tsm v0.2.2

@@ -7,13 +7,15 @@
 #   build  kettle build (warm store) vs  nix build --no-link (warm store): a no-op for nix
 #   cold   kettle build vs nix build of go-hello when the Go program must really be
 #          compiled (each run gets a fresh salt, so neither finds its output built)
+#   v2     kettle build and kettle build --deep-hash vs nix build --no-link (warm store)
+#          for the 3000-derivation closure and go-hello; manifest size; verify time
 #
 # Each command runs RUNS times after one warm-up run; the medians of wall
 # time are compared. Needs: nix, openssl, bin/kettle (make kettle), busybox-static.
 #
-#   bench/compare.sh [walk|hash|build|cold]...   (default: all four)
+#   bench/compare.sh [walk|hash|build|cold|v2]...   (default: all five)
 set -euo pipefail
-sections=" ${*:-walk hash build cold} "
+sections=" ${*:-walk hash build cold v2} "
 want() { [[ $sections == *" $1 "* ]]; }
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-7}
@@ -72,7 +74,7 @@ awk -v d="$data" -v o="$ossl" -v k="$k" -v x="$x" 'BEGIN {
   printf "   kettle/openssl throughput %.3f   (target ≥ 0.85)\n", d/k/o }'
 fi
 
-if want build || want cold; then # go-hello locked to this GOROOT, for both
+if want build || want cold || want v2; then # go-hello locked to this GOROOT, for both
   cp -r examples/go-hello "$work/go-hello"
   nix flake lock --override-input go "path:$goroot" "path:$work/go-hello" >/dev/null 2>&1
 fi
@@ -101,4 +103,25 @@ for i in $(seq "$COLD_RUNS"); do
 done
 med() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {printf "%.4f\n", a[int((NR+1)/2)]/1e9}'; }
 row cold "$(med "${kt[@]}")" "$(med "${nt[@]}")" "(target ≤ 1.05)"
+fi
+
+if want v2; then
+echo "== manifest version 2 on a warm store: output leaves from the Nix database, and --deep-hash"
+[ -e "$work/closure/flake.nix" ] || bench/genflake.sh 3000 "$work/closure" >/dev/null 2>&1
+for flake in closure go-hello; do
+  ref="path:$work/$flake"
+  nix build --no-link "$ref" >/dev/null 2>&1
+  kv2() { rm -rf "$work/v2"; "$KETTLE" build -q --attest sim-snp --artifacts none -o "$work/v2" "$ref"; }
+  kdeep() { rm -rf "$work/v2"; "$KETTLE" build -q --deep-hash --attest sim-snp --artifacts none -o "$work/v2" "$ref"; }
+  x=$(median_secs nix build --no-link "$ref")
+  k=$(median_secs kv2)
+  d=$(median_secs kdeep)
+  kdeep >/dev/null 2>&1
+  v=$(median_secs "$KETTLE" verify --allow-simulated --store "$work/v2")
+  leaves=$("$KETTLE" manifest show "$work/v2" | tail -1 | awk '{print $4}')
+  outs=$("$KETTLE" manifest show --kind output "$work/v2" | tail -1 | awk '{print $2}')
+  awk -v f="$flake" -v x="$x" -v k="$k" -v d="$d" -v v="$v" -v l="$leaves" -v o="$outs" -v sz="$(stat -c %s "$work/v2/manifest.json")" 'BEGIN {
+    printf "%-9s nix build %7.3fs   kettle %7.3fs (%.2fx)   kettle --deep-hash %7.3fs (%.2fx; deep/plain %.2fx)\n", f, x, k, k/x, d, d/x, d/k
+    printf "          manifest %d leaves (%d output), %.0f KB; kettle verify --store %.0f ms (target < 50 ms)\n", l, o, sz/1024, v*1000 }'
+done
 fi

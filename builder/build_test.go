@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/kettle-build/kettle/attest"
 	"github.com/kettle-build/kettle/nixinputs"
+	"github.com/kettle-build/kettle/provenance"
 	"github.com/kettle-build/kettle/verify"
 )
 
@@ -33,6 +35,11 @@ type fakeNix struct {
 	binary string
 	fail   string
 	block  string
+
+	// extra derivations of the closure besides fakeDrv (which then
+	// depends on them), and store paths the database says are not valid.
+	extra   map[string]*nixinputs.Derivation
+	invalid map[string]bool
 
 	mu      sync.Mutex
 	calls   []string
@@ -120,6 +127,9 @@ func (f *fakeNix) ValidPathInfo(ctx context.Context, paths ...string) (map[strin
 	defer done()
 	infos := map[string]nixinputs.PathInfo{}
 	for _, p := range paths {
+		if f.invalid[p] {
+			continue
+		}
 		h := narHashOf(p)
 		infos[p] = nixinputs.PathInfo{Path: p, NarHash: h.SHA256, NarSize: h.Size}
 	}
@@ -146,13 +156,19 @@ func (f *fakeNix) WalkClosure(ctx context.Context, roots []string, workers int) 
 	if !slices.Equal(roots, []string{fakeDrv}) {
 		return nil, errors.New("walk of unexpected roots")
 	}
-	return &nixinputs.Closure{Roots: roots, Derivations: map[string]*nixinputs.Derivation{
+	drvs := map[string]*nixinputs.Derivation{
 		fakeDrv: {
 			Path: fakeDrv, ATermSHA256: sha256.Sum256([]byte("Derive(...)")), Name: "demo",
 			Outputs:   map[string]nixinputs.Output{"out": {Path: fakeOut}},
 			InputSrcs: []string{fakeSrc}, System: "x86_64-linux",
+			InputDrvs: map[string][]string{},
 		},
-	}}, nil
+	}
+	for p, d := range f.extra {
+		drvs[p] = d
+		drvs[fakeDrv].InputDrvs[p] = slices.Sorted(maps.Keys(d.Outputs))
+	}
+	return &nixinputs.Closure{Roots: roots, Derivations: drvs}, nil
 }
 
 func (f *fakeNix) HashPaths(ctx context.Context, paths []string, workers int) (map[string]nixinputs.NarHash, error) {
@@ -361,6 +377,82 @@ func TestBuildOutputChecked(t *testing.T) {
 		}
 		if len(f.calls) > 0 {
 			t.Errorf("%s: nix was called (%v) before the output was checked", tc.out, f.calls)
+		}
+	}
+}
+
+// TestBuildRecordsEveryOutput: the outputs stage writes an output leaf for
+// every output of every derivation: the top-level one by=kettle, the others
+// from the database (by=nix-db), or re-hashed with DeepHash (by=kettle);
+// an output the database does not know and a floating content-addressed
+// output are absent; a git-hashed fixed output needs no special case.
+func TestBuildRecordsEveryOutput(t *testing.T) {
+	const (
+		libDrv = "/nix/store/1123456789abcdfghijklmnpqrsvwxyz-lib.drv"
+		libOut = "/nix/store/1123456789abcdfghijklmnpqrsvwxyz-lib"
+		libDev = "/nix/store/2123456789abcdfghijklmnpqrsvwxyz-lib-dev"
+		gitDrv = "/nix/store/3123456789abcdfghijklmnpqrsvwxyz-source.drv"
+		gitOut = "/nix/store/3123456789abcdfghijklmnpqrsvwxyz-source"
+		caDrv  = "/nix/store/4123456789abcdfghijklmnpqrsvwxyz-floating.drv"
+	)
+	extra := map[string]*nixinputs.Derivation{
+		libDrv: {Path: libDrv, Name: "lib", System: "x86_64-linux", ATermSHA256: sha256.Sum256([]byte("lib")),
+			Outputs: map[string]nixinputs.Output{"out": {Path: libOut}, "dev": {Path: libDev}}},
+		gitDrv: {Path: gitDrv, Name: "source", System: "x86_64-linux", ATermSHA256: sha256.Sum256([]byte("git")),
+			Outputs: map[string]nixinputs.Output{"out": {Path: gitOut, HashAlgo: "git:sha1", Hash: strings.Repeat("ab", 20)}}},
+		caDrv: {Path: caDrv, Name: "floating", System: "x86_64-linux", ATermSHA256: sha256.Sum256([]byte("ca")),
+			Outputs: map[string]nixinputs.Output{"out": {HashAlgo: "r:sha256"}}},
+	}
+	for _, deep := range []bool{false, true} {
+		f := newFake(t)
+		f.extra, f.invalid = extra, map[string]bool{libDev: true}
+		opts := testOptions(t, f)
+		opts.DeepHash = deep
+		if _, err := Build(context.Background(), opts); err != nil {
+			t.Fatalf("deep=%t: %v", deep, err)
+		}
+		b, err := provenance.OpenBundle(opts.Output)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := provenance.DecodeManifest(b.Manifest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs, err := m.Outputs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		intermediate := provenance.ByNixDB
+		if deep {
+			intermediate = provenance.ByKettle
+		}
+		want := map[string]provenance.OutputAuthority{
+			fakeDrv + "!out": provenance.ByKettle,
+			libDrv + "!out":  intermediate,
+			libDrv + "!dev":  provenance.ByNone,
+			gitDrv + "!out":  intermediate,
+			caDrv + "!out":   provenance.ByNone,
+		}
+		got := map[string]provenance.OutputAuthority{}
+		for _, o := range outs {
+			got[o.ID()] = o.By
+			if o.Realised() && o.NarSHA256 != narHashOf(o.Path).SHA256 {
+				t.Errorf("deep=%t: %s has NAR SHA-256 %x, the store's is %x", deep, o.ID(), o.NarSHA256, narHashOf(o.Path).SHA256)
+			}
+			if o.ID() == caDrv+"!out" && o.Path != provenance.UnknownOutputPath {
+				t.Errorf("floating output path %q, want %q", o.Path, provenance.UnknownOutputPath)
+			}
+		}
+		if !maps.Equal(got, want) {
+			t.Errorf("deep=%t: outputs %v, want %v", deep, got, want)
+		}
+		if !slices.ContainsFunc(m.Leaves, func(l string) bool { return strings.HasPrefix(l, "fod:source mode=git algo=sha1 ") }) {
+			t.Errorf("no git fod leaf in %q", m.Leaves)
+		}
+		rep := verify.Verify(context.Background(), verify.Options{Bundle: opts.Output, AllowSimulated: true, Store: f, DeepHash: true})
+		if !rep.OK {
+			t.Fatalf("deep=%t: bundle failed at %s: %+v", deep, rep.Failed, rep.Steps)
 		}
 	}
 }

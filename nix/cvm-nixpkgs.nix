@@ -1,7 +1,7 @@
 # The CVM image's inputs from real nixpkgs (flake.nix, packages.cvm-image).
 # NOT BUILT on the machines this project is tested on (they cannot fetch
 # nixpkgs): the offline stand-in's Debian kernel, OVMF and nix-bin are what
-# the tests build. What an attesting guest needs:
+# the tests build. Written against nixos-25.05. What an attesting guest needs:
 #   - a kernel with the SEV-SNP and TDX guest drivers, configfs-tsm, and
 #     virtio built in (so no module is needed for the disks);
 #   - OVMF's AmdSev build, whose SEV kernel-hashes table lets the SEV-SNP
@@ -10,8 +10,12 @@
 pkgs:
 let
   inherit (pkgs) lib;
+  # Each option forced, as these must be built in whatever nixpkgs' common
+  # kernel config says: it builds SEV_GUEST and TDX_GUEST_DRIVER as modules
+  # on x86_64, and a plain `yes` beside its `module` is a conflicting
+  # definition.
   kernel = pkgs.linux_6_12.override {
-    structuredExtraConfig = with lib.kernel; {
+    structuredExtraConfig = lib.mapAttrs (_: lib.mkForce) (with lib.kernel; {
       AMD_MEM_ENCRYPT = yes;
       SEV_GUEST = yes;
       INTEL_TDX_GUEST = yes;
@@ -22,13 +26,27 @@ let
       VIRTIO_BLK = yes;
       VIRTIO_CONSOLE = yes;
       RD_ZSTD = yes;
-    };
+    });
   };
-  ovmf = pkgs.OVMF.override { projectDscPath = "OvmfPkg/AmdSev/AmdSevX64.dsc"; fwPrefix = "AMDSEV"; };
+  # edk2's OvmfPkg/AmdSev/AmdSevX64.dsc, built with edk2's own builder:
+  # nixpkgs' OVMF package installs the OVMF_CODE/OVMF_VARS pair, which this
+  # build does not make. It makes one stateless image, $out/FV/OVMF.fd (the
+  # .fdf's FD.OVMF). The build embeds a GRUB (OvmfPkg/AmdSev/Grub) for
+  # booting from an encrypted disk; this image boots its kernel directly, so
+  # the GRUB is an empty file, as Debian's OVMF.amdsev.fd has it.
+  ovmf = pkgs.edk2.mkDerivation "OvmfPkg/AmdSev/AmdSevX64.dsc" {
+    pname = "OVMF-AmdSev";
+    inherit (pkgs.edk2) version;
+    nativeBuildInputs = with pkgs; [ util-linux nasm acpica-tools ];
+    hardeningDisable = [ "format" "stackprotector" "pic" "fortify" ];
+    postPatch = ''
+      touch OvmfPkg/AmdSev/Grub/grub.efi
+    '';
+  };
 in
 {
   busybox = pkgs.pkgsStatic.busybox;
   nix = pkgs.pkgsStatic.nix;
   linux = kernel // { modDirVersion = kernel.modDirVersion; };
-  firmware = "${ovmf.fd}/FV/AMDSEV.fd";
+  firmware = "${ovmf}/FV/OVMF.fd";
 }

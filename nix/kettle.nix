@@ -59,10 +59,10 @@ buildGoModule {
 
   subPackages = [ "cmd/kettle" ];
 
-  # Static: the CVM image runs this binary with no libc beside it.
-  # (nixpkgs 24.11 takes CGO_ENABLED as an argument; later releases move it
-  # to env.CGO_ENABLED.)
-  CGO_ENABLED = 0;
+  # Static: the CVM image runs this binary with no libc beside it. (Since
+  # nixpkgs 25.05 buildGoModule takes it in env; a top-level CGO_ENABLED
+  # only warns.)
+  env.CGO_ENABLED = 0;
 
   ldflags = [
     "-s"

@@ -166,9 +166,13 @@ func ReadSecretKeyFile(path string) (SecretKey, error) {
 	if err != nil {
 		return SecretKey{}, err
 	}
-	k, err := ParseSecretKey(strings.TrimSuffix(string(data), "\n"))
+	text := strings.TrimSuffix(string(data), "\n")
+	k, err := ParseSecretKey(text)
 	if err != nil {
-		return SecretKey{}, fmt.Errorf("%s: %w", path, err)
+		if _, pubErr := ParsePublicKey(text); pubErr == nil {
+			return SecretKey{}, fmt.Errorf("%s: a public key, not the secret key `nix key generate-secret` writes", path)
+		}
+		return SecretKey{}, fmt.Errorf("%s: %w (want the one line `nix key generate-secret --key-name NAME` writes)", path, err)
 	}
 	return k, nil
 }
@@ -180,8 +184,13 @@ func ReadPublicKeyFile(path string) (PublicKey, error) {
 	if err != nil {
 		return PublicKey{}, err
 	}
-	k, err := ParsePublicKey(strings.TrimSuffix(string(data), "\n"))
+	text := strings.TrimSuffix(string(data), "\n")
+	k, err := ParsePublicKey(text)
 	if err != nil {
+		if _, secErr := ParseSecretKey(text); secErr == nil {
+			// Do not quote a secret key in an error.
+			return PublicKey{}, fmt.Errorf("%s: a secret key, not a public key (`nix key convert-secret-to-public` makes one from it)", path)
+		}
 		return PublicKey{}, fmt.Errorf("%s: %w", path, err)
 	}
 	return k, nil

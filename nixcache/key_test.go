@@ -137,3 +137,46 @@ func FuzzParseKey(f *testing.F) {
 		}
 	})
 }
+
+func TestReadKeyFileBad(t *testing.T) {
+	dir := t.TempDir()
+	file := func(name, contents string) string {
+		p := dir + "/" + name
+		mustWrite(t, p, contents, 0o600)
+		return p
+	}
+	for _, tc := range []struct {
+		name, path, want string
+		public           bool
+	}{
+		{"secret: missing", dir + "/none", "no such file", false},
+		{"secret: a directory", dir, "not a regular file", false},
+		{"secret: empty", file("empty", ""), "want <name>:<base64>", false},
+		{"secret: a public key", file("pub", nixPublicKey+"\n"), "a public key, not the secret key", false},
+		{"secret: two newlines", file("nl2", nixSecretKey+"\n\n"), "generate-secret", false},
+		{"secret: CRLF", file("crlf", nixSecretKey+"\r\n"), "generate-secret", false},
+		{"secret: too large", file("large", strings.Repeat("k", maxKeyFileSize+1)), "larger than the limit", false},
+		{"secret: truncated", file("short", nixSecretKey[:60]), "base64 characters", false},
+		{"public: a secret key", file("sec", nixSecretKey), "a secret key, not a public key", true},
+		{"public: garbage", file("garbage", "hello\n"), "want <name>:<base64>", true},
+		{"public: missing", dir + "/none", "no such file", true},
+	} {
+		var err error
+		if tc.public {
+			_, err = ReadPublicKeyFile(tc.path)
+		} else {
+			_, err = ReadSecretKeyFile(tc.path)
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), tc.path) {
+			t.Errorf("%s: error %v, want one naming %s and mentioning %q", tc.name, err, tc.path, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), nixSecretKey[20:]) {
+			t.Errorf("%s: the error quotes the secret key: %v", tc.name, err)
+		}
+	}
+	for _, ok := range []string{nixSecretKey, nixSecretKey + "\n"} {
+		if _, err := ReadSecretKeyFile(file("good", ok)); err != nil {
+			t.Errorf("ReadSecretKeyFile(%q): %v", ok, err)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package nixcache
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"path"
@@ -26,6 +27,40 @@ const (
 	CompressionZstd = "zstd"
 	CompressionNone = "none"
 )
+
+// BundleField is the narinfo field in which Kettle names the bundle that
+// attests a store path: a file of the cache, BundleFile of the SHA-256 of
+// the bundle's provenance.json. Nix reads past fields it does not know
+// (Nix 2.8's `nix copy` takes such narinfos; tests/cache_test.go checks it),
+// and the field is not part of the fingerprint a signature signs.
+const BundleField = "Kettle-Bundle"
+
+// BundleDir is the directory of a cache that holds the bundles its
+// narinfos name.
+const BundleDir = "kettle/bundles"
+
+// BundleFile returns the file, relative to the cache, of the bundle whose
+// provenance.json has the SHA-256 digest: "kettle/bundles/<hex>.tar".
+func BundleFile(provenanceDigest [32]byte) string {
+	return BundleDir + "/" + hex.EncodeToString(provenanceDigest[:]) + ".tar"
+}
+
+// ParseBundleFile parses a BundleField value, "kettle/bundles/<64 lower-case
+// hex digits>.tar", and returns the provenance digest it names.
+func ParseBundleFile(s string) ([32]byte, error) {
+	var d [32]byte
+	h, ok := strings.CutPrefix(s, BundleDir+"/")
+	if ok {
+		h, ok = strings.CutSuffix(h, ".tar")
+	}
+	if !ok || len(h) != 2*len(d) || strings.ToLower(h) != h {
+		return d, fmt.Errorf("%q: want %s/<64 lower-case hex digits>.tar", s, BundleDir)
+	}
+	if _, err := hex.Decode(d[:], []byte(h)); err != nil {
+		return d, fmt.Errorf("%q: want %s/<64 lower-case hex digits>.tar", s, BundleDir)
+	}
+	return d, nil
+}
 
 // narExt returns the NAR file name extension Nix uses for a compression
 // method, or "" and false for one this package does not support.
@@ -55,6 +90,7 @@ type NarInfo struct {
 	Deriver     string   // base name of the .drv, or ""
 	Sigs        []Signature
 	CA          string // content address in Nix's form, or ""
+	Bundle      string // the BundleField: BundleFile of the bundle that attests the path, or ""
 }
 
 // StoreDir returns the store directory of the narinfo's store path.
@@ -104,6 +140,9 @@ func (n *NarInfo) MarshalText() ([]byte, error) {
 	}
 	if n.CA != "" {
 		field("CA", n.CA)
+	}
+	if n.Bundle != "" {
+		field(BundleField, n.Bundle)
 	}
 	return b.Bytes(), nil
 }
@@ -161,6 +200,11 @@ func (n *NarInfo) check() error {
 			return fmt.Errorf("field CA %q is not in Nix's form %q", n.CA, ca.String())
 		}
 	}
+	if n.Bundle != "" {
+		if _, err := ParseBundleFile(n.Bundle); err != nil {
+			return fmt.Errorf("field %s: %w", BundleField, err)
+		}
+	}
 	return nil
 }
 
@@ -188,8 +232,9 @@ func checkURL(u string) error {
 // required; hashes SHA-256 in a prefixed form Nix writes; sizes decimal,
 // positive, without leading zeros; references and deriver base names of
 // store paths in the store path's directory, references unique and sorted
-// (Nix writes them sorted); CA in the form Nix renders. Deriver
-// "unknown-deriver" means none. Errors name the line and field.
+// (Nix writes them sorted); CA in the form Nix renders; Kettle-Bundle
+// (BundleField) a BundleFile. Deriver "unknown-deriver" means none. Errors
+// name the line and field.
 func ParseNarInfo(data []byte) (*NarInfo, error) {
 	if len(data) > MaxNarInfoSize {
 		return nil, fmt.Errorf("narinfo: %d bytes, more than %d", len(data), MaxNarInfoSize)
@@ -272,6 +317,9 @@ func ParseNarInfo(data []byte) (*NarInfo, error) {
 				err = errors.New("empty")
 			}
 			n.CA = value
+		case BundleField:
+			_, err = ParseBundleFile(value)
+			n.Bundle = value
 		default:
 			return nil, lineErr("unknown field %q", key)
 		}

@@ -17,6 +17,7 @@ const (
 		"NarSize: 10496\n" +
 		"References: p8mwzyiaprmv5ajlqjrnxckzvsvs4c9v-source x9g0znh33n5dj4sp4ibylraqqgzy4jhp-busybox-dir\n" +
 		"Deriver: ngjkx62zw2wq6549ca50xyv8dmhxaj8g-hello.drv\n"
+	testBundleField = "kettle/bundles/ca7057626a6081f6a5bcdf72028ab3fec2c14ffb76e642a20f576d43fa61a864.tar"
 )
 
 func TestNarInfoRoundTrip(t *testing.T) {
@@ -36,6 +37,7 @@ func TestNarInfoRoundTrip(t *testing.T) {
 	k := testKey(t, "test-1")
 	n.Sign(k)
 	n.CA = caPaths[0].ca
+	n.Bundle = testBundleField
 	text, err := n.MarshalText()
 	if err != nil {
 		t.Fatal(err)
@@ -49,6 +51,9 @@ func TestNarInfoRoundTrip(t *testing.T) {
 	}
 	if !k.PublicKey().Verify(n2.Fingerprint(), n2.Sigs[0]) {
 		t.Error("signature does not verify after the round trip")
+	}
+	if !strings.HasSuffix(string(text), "\n"+BundleField+": "+testBundleField+"\n") {
+		t.Errorf("the bundle field is not the last line:\n%s", text)
 	}
 	// Other spellings Nix writes or accepts.
 	alt := strings.Replace(testNarInfo, "Deriver: ngjkx62zw2wq6549ca50xyv8dmhxaj8g-hello.drv", "Deriver: unknown-deriver", 1)
@@ -110,6 +115,16 @@ func TestParseNarInfoBad(t *testing.T) {
 		{"CA in hex", testNarInfo + "CA: fixed:r:sha256:" + strings.Repeat("00", 32) + "\n", "Nix's form"},
 		{"duplicate CA", testNarInfo + "CA: " + caPaths[0].ca + "\nCA: " + caPaths[0].ca + "\n", "twice"},
 		{"NUL", rep("Compression: xz", "Compression: x\x00z"), "printable"},
+		{"empty bundle", testNarInfo + BundleField + ": \n", BundleField},
+		{"duplicate bundle", testNarInfo + BundleField + ": " + testBundleField + "\n" + BundleField + ": " + testBundleField + "\n", "twice"},
+		{"bundle not under kettle/bundles", testNarInfo + BundleField + ": bundles/" + strings.Repeat("ab", 32) + ".tar\n", BundleField},
+		{"bundle escapes", testNarInfo + BundleField + ": kettle/bundles/../../" + strings.Repeat("ab", 32) + ".tar\n", BundleField},
+		{"bundle upper-case hex", testNarInfo + BundleField + ": kettle/bundles/" + strings.Repeat("AB", 32) + ".tar\n", BundleField},
+		{"bundle short digest", testNarInfo + BundleField + ": kettle/bundles/" + strings.Repeat("ab", 31) + ".tar\n", BundleField},
+		{"bundle not hex", testNarInfo + BundleField + ": kettle/bundles/" + strings.Repeat("xy", 32) + ".tar\n", BundleField},
+		{"bundle directory", testNarInfo + BundleField + ": kettle/bundles/" + strings.Repeat("ab", 32) + "\n", BundleField},
+		{"bundle absolute", testNarInfo + BundleField + ": /kettle/bundles/" + strings.Repeat("ab", 32) + ".tar\n", BundleField},
+		{"bundle field case", testNarInfo + "kettle-bundle: " + testBundleField + "\n", "unknown field"},
 		{"UTF-8", rep("-hello\n", "-hellö\n"), "printable"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -132,6 +147,9 @@ func FuzzParseNarInfo(f *testing.F) {
 	n.CA = caPaths[0].ca
 	signed, _ := n.MarshalText()
 	f.Add(signed)
+	n.Bundle = testBundleField
+	withBundle, _ := n.MarshalText()
+	f.Add(withBundle)
 	f.Add([]byte("StorePath: /nix/store/x\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		n, err := ParseNarInfo(data)

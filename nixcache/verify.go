@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -112,22 +113,94 @@ type Verified struct {
 	ContentAddressed bool
 }
 
-// Verify checks the binary cache in dir, as Nix would before taking a path
-// from it and more strictly, and returns its store paths sorted. Every
-// narinfo must be signed by one of keys or be content-addressed.
-//
-// The cache must hold nix-cache-info, <hash>.narinfo files and NAR files
-// under nar/ and nothing else; every narinfo is named after its store
-// path's hash, is for the store named in nix-cache-info, and names a NAR
-// file nar/<nix32 file hash>.nar[.xz|.zst] matching its Compression; every
-// NAR file is named by some narinfo. Of every NAR file Verify checks the
-// FileHash and FileSize; of the NAR decompressed from it, read no further
-// than NarSize and one byte, the NarHash and NarSize. A signature by a
-// key of one of keys' names that does not verify is an error even when
-// the path is content-addressed. A content-addressed path's CA must give
-// its store path and its contents' hash (the NAR's for the nar method;
-// the single regular file's for flat and text).
+// A Report is what Check found in a cache directory: the problems of the
+// directory as a whole and the verdict on each narinfo.
+type Report struct {
+	Dir       string
+	CacheInfo CacheInfo
+	// Errors are the problems of the directory as a whole: a file or
+	// directory that is not a binary cache's, a NAR file or bundle that
+	// no narinfo names.
+	Errors []error
+	// Paths has one entry per narinfo file, sorted by store path (by
+	// file name for a narinfo that does not parse).
+	Paths []PathResult
+}
+
+// A PathResult is the verdict on one narinfo file and its NAR.
+type PathResult struct {
+	File string // the narinfo's file name, "<hash>.narinfo"
+	// NarInfo is the parsed narinfo, nil if it does not parse.
+	NarInfo *NarInfo
+	Verified
+	// Err says why the path does not verify; nil if it does.
+	Err error
+}
+
+// OK reports whether the whole cache verifies.
+func (r *Report) OK() bool {
+	if len(r.Errors) > 0 {
+		return false
+	}
+	for _, p := range r.Paths {
+		if p.Err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// Err returns the first problem of the report, naming its file, or nil.
+func (r *Report) Err() error {
+	if len(r.Errors) > 0 {
+		return r.Errors[0]
+	}
+	for _, p := range r.Paths {
+		if p.Err != nil {
+			return fmt.Errorf("%s: %w", filepath.Join(r.Dir, p.File), p.Err)
+		}
+	}
+	return nil
+}
+
+// Verify checks the binary cache in dir as Check does and returns its
+// store paths sorted, or the first problem Check reports.
 func Verify(dir string, keys []PublicKey) ([]Verified, error) {
+	r, err := Check(dir, keys)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]Verified, len(r.Paths))
+	for i, p := range r.Paths {
+		out[i] = p.Verified
+	}
+	return out, nil
+}
+
+// Check checks the binary cache in dir, as Nix would before taking a path
+// from it and more strictly: every narinfo must be signed by one of keys
+// or be content-addressed. It returns an error only when dir cannot be
+// checked at all (no readable nix-cache-info); every other problem is in
+// the report.
+//
+// The cache must hold nix-cache-info, <hash>.narinfo files, NAR files
+// under nar/ and the bundles narinfos name under kettle/bundles/
+// (BundleDir), and nothing else but the empty log/ and realisations/
+// directories that Nix makes when it opens a cache; every narinfo is named after its store
+// path's hash, is for the store named in nix-cache-info, names a NAR file
+// nar/<nix32 file hash>.nar[.xz|.zst] matching its Compression, and a
+// bundle file that exists if it names one; every NAR file and bundle is
+// named by some narinfo. Of every NAR file Check checks the FileHash and
+// FileSize; of the NAR decompressed from it, read no further than NarSize
+// and one byte, the NarHash and NarSize. A signature by a key of one of
+// keys' names that does not verify is an error even when the path is
+// content-addressed. A content-addressed path's CA must give its store
+// path and its contents' hash (the NAR's for the nar method; the single
+// regular file's for flat and text). What a bundle says is not read here.
+func Check(dir string, keys []PublicKey) (*Report, error) {
 	data, err := inputfile.Read(filepath.Join(dir, CacheInfoFile), maxCacheInfoSize)
 	if err != nil {
 		return nil, err
@@ -136,41 +209,87 @@ func Verify(dir string, keys []PublicKey) ([]Verified, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, CacheInfoFile), err)
 	}
-	narFiles, err := listNARFiles(filepath.Join(dir, "nar"))
+	r := &Report{Dir: dir, CacheInfo: ci}
+	l, err := readLayout(dir, r)
 	if err != nil {
 		return nil, err
 	}
+	namedNAR, namedBundle := map[string]bool{}, map[string]bool{}
+	for _, name := range l.narInfos {
+		p := PathResult{File: name}
+		p.NarInfo, p.Verified, p.Err = verifyPath(dir, filepath.Join(dir, name), ci.StoreDir, keys)
+		if n := p.NarInfo; n != nil {
+			namedNAR[n.URL] = true
+			if n.Bundle != "" {
+				namedBundle[n.Bundle] = true
+				if p.Err == nil && !l.bundles[n.Bundle] {
+					p.Err = fmt.Errorf("%s %s: no such bundle in the cache", BundleField, n.Bundle)
+				}
+			}
+		}
+		r.Paths = append(r.Paths, p)
+	}
+	for _, f := range l.narFiles {
+		if !namedNAR["nar/"+f] {
+			r.Errors = append(r.Errors, fmt.Errorf("%s: no narinfo names this NAR file", filepath.Join(dir, "nar", f)))
+		}
+	}
+	for _, f := range slices.Sorted(maps.Keys(l.bundles)) {
+		if !namedBundle[f] {
+			r.Errors = append(r.Errors, fmt.Errorf("%s: no narinfo names this bundle", filepath.Join(dir, filepath.FromSlash(f))))
+		}
+	}
+	slices.SortFunc(r.Paths, func(a, b PathResult) int {
+		if a.NarInfo != nil && b.NarInfo != nil {
+			return strings.Compare(a.NarInfo.StorePath, b.NarInfo.StorePath)
+		}
+		return strings.Compare(a.File, b.File)
+	})
+	return r, nil
+}
+
+// layout is the files of a cache directory, by kind.
+type layout struct {
+	narInfos []string        // "<hash>.narinfo"
+	narFiles []string        // names in nar/
+	bundles  map[string]bool // BundleFile names
+}
+
+// readLayout lists the files of a cache and adds every one that a cache
+// does not have to r.Errors. It fails only if dir cannot be read.
+func readLayout(dir string, r *Report) (*layout, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	named := map[string]bool{}
-	var out []Verified
+	l := &layout{bundles: map[string]bool{}}
+	unknown := func(p, what string) {
+		r.Errors = append(r.Errors, fmt.Errorf("%s: %s", p, what))
+	}
 	for _, e := range entries {
-		name := e.Name()
+		name, p := e.Name(), filepath.Join(dir, e.Name())
 		switch {
-		case name == CacheInfoFile || name == "nar" && e.IsDir():
-			continue
-		case !isNarInfoName(name):
-			return nil, fmt.Errorf("%s: not a file of a binary cache", filepath.Join(dir, name))
-		case len(out) == MaxNarInfoFiles:
-			return nil, fmt.Errorf("%s: more than %d narinfo files", dir, MaxNarInfoFiles)
+		case name == CacheInfoFile && e.Type().IsRegular():
+		case name == "nar" && e.IsDir():
+			l.narFiles = listNARFiles(p, unknown)
+		case name == path.Dir(BundleDir) && e.IsDir():
+			listBundles(dir, unknown, l.bundles)
+		case (name == "log" || name == "realisations") && e.IsDir():
+			// Nix's file:// store makes these when it opens a cache, even
+			// to read from it; Kettle writes nothing there.
+			if sub, err := os.ReadDir(p); err != nil || len(sub) > 0 {
+				unknown(p, "not empty: a Kettle cache has no build logs or realisations")
+			}
+		case isNarInfoName(name) && e.Type().IsRegular():
+			if len(l.narInfos) == MaxNarInfoFiles {
+				return nil, fmt.Errorf("%s: more than %d narinfo files", dir, MaxNarInfoFiles)
+			}
+			l.narInfos = append(l.narInfos, name)
+		default:
+			unknown(p, "not a file of a binary cache")
 		}
-		file := filepath.Join(dir, name)
-		v, err := verifyPath(dir, file, ci.StoreDir, keys)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", file, err)
-		}
-		named[v.NarInfo.URL] = true
-		out = append(out, v)
 	}
-	for _, f := range narFiles {
-		if !named["nar/"+f] {
-			return nil, fmt.Errorf("%s: no narinfo names this NAR file", filepath.Join(dir, "nar", f))
-		}
-	}
-	slices.SortFunc(out, func(a, b Verified) int { return strings.Compare(a.NarInfo.StorePath, b.NarInfo.StorePath) })
-	return out, nil
+	return l, nil
 }
 
 // isNarInfoName reports whether name is "<hash>.narinfo".
@@ -179,11 +298,12 @@ func isNarInfoName(name string) bool {
 	return ok && len(h) == nixstore.HashLen && nixbase32.ValidateString(h) == nil
 }
 
-// listNARFiles lists the NAR files in narDir, which must hold nothing else.
-func listNARFiles(narDir string) ([]string, error) {
+// listNARFiles lists the NAR files in narDir and reports anything else.
+func listNARFiles(narDir string, unknown func(p, what string)) []string {
 	entries, err := os.ReadDir(narDir)
 	if err != nil {
-		return nil, err
+		unknown(narDir, err.Error())
+		return nil
 	}
 	var names []string
 	for _, e := range entries {
@@ -192,23 +312,61 @@ func listNARFiles(narDir string) ([]string, error) {
 		ext := name[len(h):]
 		if !ok || len(h) != nixbase32.EncodedLen(sha256.Size) || nixbase32.ValidateString(h) != nil ||
 			ext != ".nar" && ext != ".nar.xz" && ext != ".nar.zst" {
-			return nil, fmt.Errorf("%s: not a NAR file of a binary cache", filepath.Join(narDir, name))
+			unknown(filepath.Join(narDir, name), "not a NAR file of a binary cache")
+			continue
 		}
 		names = append(names, name)
 	}
-	return names, nil
+	return names
+}
+
+// listBundles lists the bundle files under dir/kettle/bundles, which is
+// all dir/kettle may hold, and reports anything else.
+func listBundles(dir string, unknown func(p, what string), bundles map[string]bool) {
+	kettleDir := filepath.Join(dir, filepath.FromSlash(path.Dir(BundleDir)))
+	entries, err := os.ReadDir(kettleDir)
+	if err != nil {
+		unknown(kettleDir, err.Error())
+		return
+	}
+	for _, e := range entries {
+		p := filepath.Join(kettleDir, e.Name())
+		if e.Name() != path.Base(BundleDir) || !e.IsDir() {
+			unknown(p, "not a file of a binary cache")
+			continue
+		}
+		files, err := os.ReadDir(p)
+		if err != nil {
+			unknown(p, err.Error())
+			continue
+		}
+		for _, f := range files {
+			rel := BundleDir + "/" + f.Name()
+			if _, err := ParseBundleFile(rel); err != nil || !f.Type().IsRegular() {
+				unknown(filepath.Join(p, f.Name()), "not a bundle file of the cache (want <SHA-256 of its provenance.json>.tar)")
+				continue
+			}
+			bundles[rel] = true
+		}
+	}
 }
 
 // verifyPath checks one narinfo file and its NAR.
-func verifyPath(dir, file, storeDir string, keys []PublicKey) (Verified, error) {
+func verifyPath(dir, file, storeDir string, keys []PublicKey) (*NarInfo, Verified, error) {
 	data, err := inputfile.Read(file, MaxNarInfoSize)
 	if err != nil {
-		return Verified{}, err
+		return nil, Verified{}, err
 	}
 	n, err := ParseNarInfo(data)
 	if err != nil {
-		return Verified{}, err
+		return nil, Verified{}, err
 	}
+	v, err := checkPath(dir, file, n, storeDir, keys)
+	return n, v, err
+}
+
+// checkPath checks a parsed narinfo and its NAR.
+func checkPath(dir, file string, n *NarInfo, storeDir string, keys []PublicKey) (Verified, error) {
 	v := Verified{NarInfo: n}
 	if n.StoreDir() != storeDir {
 		return v, fmt.Errorf("StorePath %s is not in the cache's store %s", n.StorePath, storeDir)

@@ -3,6 +3,7 @@ package nixcache
 import (
 	"bytes"
 	"crypto/sha256"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -235,8 +236,8 @@ func TestAddRefusesWrongInfo(t *testing.T) {
 			t.Errorf("%s: Add error %v, want one mentioning %q", name, err, want)
 		}
 	}
-	bad("NAR hash", func(i *nixinputs.PathInfo) { i.NarHash[0] ^= 1 }, "not the one the Nix database records")
-	bad("NAR size", func(i *nixinputs.PathInfo) { i.NarSize++ }, "not the one the Nix database records")
+	bad("NAR hash", func(i *nixinputs.PathInfo) { i.NarHash[0] ^= 1 }, "not the one recorded for it")
+	bad("NAR size", func(i *nixinputs.PathInfo) { i.NarSize++ }, "not the one recorded for it")
 	bad("CA", func(i *nixinputs.PathInfo) { i.CA = s.infos["greeting.txt"].CA }, "gives the store path")
 	bad("other store", func(i *nixinputs.PathInfo) { i.Path = "/nix/store/" + filepath.Base(i.Path) }, "not in the store directory")
 	bad("reference", func(i *nixinputs.PathInfo) { i.References = []string{"/elsewhere/x"} }, "reference")
@@ -403,5 +404,295 @@ func writeNarInfo(t *testing.T, dir string, n *NarInfo) {
 	}
 	if err := os.WriteFile(filepath.Join(dir, narInfoName(n.StorePath)), text, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// listFiles lists the files and directories under dir, relative to it.
+func listFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rel, _ := filepath.Rel(dir, p); rel != "." {
+			out = append(out, rel)
+		}
+		return nil
+	})
+	return out
+}
+
+func TestOpenNewCacheAppearsOnCommit(t *testing.T) {
+	s := newTestStore(t)
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "sub", "cache")
+	for _, commit := range []bool{false, true} {
+		w, err := Open(dir, Options{StoreDir: s.dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Add(s.infos["source"]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(dir); err == nil {
+			t.Fatal("the cache is at its path before Commit")
+		}
+		if !commit {
+			if err := w.Abort(); err != nil {
+				t.Fatal(err)
+			}
+			if got := listFiles(t, filepath.Dir(dir)); len(got) != 0 {
+				t.Fatalf("Abort left %v", got)
+			}
+			continue
+		}
+		if err := w.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		w.Abort() // does nothing after Commit
+		// cache, nix-cache-info, nar, nar/<file>, <hash>.narinfo
+		if got := listFiles(t, filepath.Dir(dir)); len(got) != 5 {
+			t.Errorf("after Commit: %v", got)
+		}
+		if _, err := Verify(dir, nil); err != nil {
+			t.Errorf("Verify after Commit: %v", err)
+		}
+		if _, err := w.Add(s.infos["flat"]); err == nil {
+			t.Error("Add after Commit succeeded")
+		}
+	}
+}
+
+func TestOpenExistingCacheAbortRemovesAdded(t *testing.T) {
+	s := newTestStore(t)
+	dir := t.TempDir()
+	w, err := Create(dir, Options{StoreDir: s.dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Add(s.infos["source"]); err != nil {
+		t.Fatal(err)
+	}
+	before := readTree(t, dir)
+	w, err = Open(dir, Options{StoreDir: s.dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"source", "greeting.txt", "built"} {
+		n, existed, err := w.AddEntry(Entry{Info: s.infos[name]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if existed != (name == "source") || n.StorePath != s.infos[name].Path {
+			t.Errorf("%s: existed %t, narinfo of %s", name, existed, n.StorePath)
+		}
+	}
+	if len(readTree(t, dir)) != len(before)+4 {
+		t.Fatalf("two paths added %d files, want 4", len(readTree(t, dir))-len(before))
+	}
+	if err := w.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	after := readTree(t, dir)
+	if len(after) != len(before) {
+		t.Errorf("after Abort: %d files, want the %d there were", len(after), len(before))
+	}
+	for name, data := range before {
+		if !bytes.Equal(after[name], data) {
+			t.Errorf("Abort changed %s", name)
+		}
+	}
+	// Open refuses what is not a cache, and a cache of another kind.
+	if _, err := Open(t.TempDir(), Options{StoreDir: s.dir}); err == nil || !strings.Contains(err.Error(), "not a binary cache") {
+		t.Errorf("Open of an empty directory: %v", err)
+	}
+	if _, err := Open(dir, Options{StoreDir: s.dir, Priority: 50}); err == nil || !strings.Contains(err.Error(), "another cache") {
+		t.Errorf("Open with another priority: %v", err)
+	}
+	if _, err := Open(filepath.Join(dir, CacheInfoFile), Options{StoreDir: s.dir}); err == nil || !strings.Contains(err.Error(), "not a directory") {
+		t.Errorf("Open of a file: %v", err)
+	}
+}
+
+func TestAddEntryRefusesConflict(t *testing.T) {
+	s := newTestStore(t)
+	dir := t.TempDir()
+	w, err := Create(dir, Options{StoreDir: s.dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Add(s.infos["built"]); err != nil {
+		t.Fatal(err)
+	}
+	before := readTree(t, dir)
+	other := s.infos["built"]
+	other.References = other.References[:1]
+	if _, _, err := w.AddEntry(Entry{Info: other}); err == nil || !strings.Contains(err.Error(), "another store object") {
+		t.Errorf("a narinfo with other references: %v", err)
+	}
+	nar := func(w io.Writer) error { _, err := w.Write([]byte("not this one")); return err }
+	other = s.infos["built"]
+	other.NarHash = sha256.Sum256([]byte("not this one"))
+	other.NarSize = uint64(len("not this one"))
+	if _, _, err := w.AddEntry(Entry{Info: other, NAR: nar}); err == nil || !strings.Contains(err.Error(), "another store object") {
+		t.Errorf("a narinfo with another NAR: %v", err)
+	}
+	if len(readTree(t, dir)) != len(before) {
+		t.Error("a refused path changed the cache")
+	}
+}
+
+func TestAddEntryFromReaderWithBundle(t *testing.T) {
+	s := newTestStore(t)
+	dir := t.TempDir()
+	key := testKey(t, "test-1")
+	w, err := Create(dir, Options{StoreDir: s.dir, Key: &key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := s.infos["built"]
+	var narBuf bytes.Buffer
+	if err := nixinputs.WriteNAR(&narBuf, info.Path); err != nil {
+		t.Fatal(err)
+	}
+	digest := sha256.Sum256([]byte("provenance"))
+	bundle := BundleFile(digest)
+	fromReader := func(w io.Writer) error { _, err := w.Write(narBuf.Bytes()); return err }
+	if _, _, err := w.AddEntry(Entry{Info: info, NAR: fromReader, Bundle: bundle}); err == nil || !strings.Contains(err.Error(), "the bundle its narinfo names") {
+		t.Errorf("a narinfo naming a bundle not in the cache: %v", err)
+	}
+	if _, _, err := w.AddEntry(Entry{Info: info, NAR: fromReader, Bundle: "kettle/bundles/x.tar"}); err == nil || !strings.Contains(err.Error(), BundleField) {
+		t.Errorf("a malformed bundle name: %v", err)
+	}
+	existed, err := w.AddBundle(digest, func(p string) error { return os.WriteFile(p, []byte("bundle"), 0o644) })
+	if err != nil || existed {
+		t.Fatalf("AddBundle: %t, %v", existed, err)
+	}
+	if existed, err := w.AddBundle(digest, func(string) error { t.Error("write called for a bundle that exists"); return nil }); err != nil || !existed {
+		t.Errorf("AddBundle again: %t, %v", existed, err)
+	}
+	n, _, err := w.AddEntry(Entry{Info: info, NAR: fromReader, Bundle: bundle})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Bundle != bundle {
+		t.Errorf("narinfo names bundle %q, want %q", n.Bundle, bundle)
+	}
+	short := func(w io.Writer) error { _, err := w.Write(narBuf.Bytes()[1:]); return err }
+	flat := s.infos["greeting.txt"]
+	if _, _, err := w.AddEntry(Entry{Info: flat, NAR: short}); err == nil || !strings.Contains(err.Error(), "not the one recorded") {
+		t.Errorf("a NAR that is not the path's: %v", err)
+	}
+	if _, err := w.Add(s.infos["source"]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Add(flat); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Check(dir, []PublicKey{key.PublicKey()})
+	if err != nil || !r.OK() {
+		t.Fatalf("Check: %v %v", err, r.Err())
+	}
+	if len(r.Paths) != 3 || r.Paths[2].NarInfo.Bundle != bundle && r.Paths[0].NarInfo.Bundle != bundle && r.Paths[1].NarInfo.Bundle != bundle {
+		t.Errorf("Check found %+v", r.Paths)
+	}
+}
+
+// TestCheckLayout checks that Check reports every file that is not a
+// cache's, and every problem of one path, without stopping at the first.
+func TestCheckLayout(t *testing.T) {
+	s := newTestStore(t)
+	key := testKey(t, "test-1")
+	digest := sha256.Sum256([]byte("provenance"))
+	bundle := BundleFile(digest)
+	for _, tc := range []struct {
+		name   string
+		tamper func(t *testing.T, dir string, n map[string]*NarInfo)
+		want   string // in Errors, or in the one failing path's error
+		inPath bool
+	}{
+		{"nothing", func(*testing.T, string, map[string]*NarInfo) {}, "", false},
+		{"empty log and realisations", func(t *testing.T, dir string, _ map[string]*NarInfo) {
+			os.Mkdir(filepath.Join(dir, "log"), 0o755)
+			os.Mkdir(filepath.Join(dir, "realisations"), 0o755)
+		}, "", false},
+		{"a build log", func(t *testing.T, dir string, _ map[string]*NarInfo) {
+			mustWrite(t, filepath.Join(dir, "log", "x.drv"), "log", 0o644)
+		}, "not empty", false},
+		{"temporary file", func(t *testing.T, dir string, _ map[string]*NarInfo) {
+			mustWrite(t, filepath.Join(dir, ".tmp-123"), "x", 0o644)
+		}, "not a file of a binary cache", false},
+		{"narinfo that is a directory", func(t *testing.T, dir string, _ map[string]*NarInfo) {
+			os.Mkdir(filepath.Join(dir, strings.Repeat("1", 32)+".narinfo"), 0o755)
+		}, "not a file of a binary cache", false},
+		{"temporary NAR", func(t *testing.T, dir string, _ map[string]*NarInfo) {
+			mustWrite(t, filepath.Join(dir, "nar", ".tmp-1"), "x", 0o644)
+		}, "not a NAR file", false},
+		{"other file under kettle", func(t *testing.T, dir string, _ map[string]*NarInfo) {
+			mustWrite(t, filepath.Join(dir, "kettle", "notes"), "x", 0o644)
+		}, "not a file of a binary cache", false},
+		{"badly named bundle", func(t *testing.T, dir string, _ map[string]*NarInfo) {
+			mustWrite(t, filepath.Join(dir, "kettle", "bundles", "hello.tar"), "x", 0o644)
+		}, "not a bundle file", false},
+		{"bundle no narinfo names", func(t *testing.T, dir string, _ map[string]*NarInfo) {
+			mustWrite(t, filepath.Join(dir, filepath.FromSlash(BundleFile(sha256.Sum256([]byte("other"))))), "x", 0o644)
+		}, "no narinfo names this bundle", false},
+		{"bundle missing", func(t *testing.T, dir string, _ map[string]*NarInfo) {
+			os.Remove(filepath.Join(dir, filepath.FromSlash(bundle)))
+		}, "no such bundle", true},
+		{"truncated narinfo", func(t *testing.T, dir string, n map[string]*NarInfo) {
+			p := filepath.Join(dir, narInfoName(n["built"].StorePath))
+			data, _ := os.ReadFile(p)
+			os.WriteFile(p, data[:len(data)/2], 0o644)
+		}, "the last line does not end in a newline", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			w, err := Create(dir, Options{StoreDir: s.dir, Key: &key})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.AddBundle(digest, func(p string) error { return os.WriteFile(p, []byte("b"), 0o644) }); err != nil {
+				t.Fatal(err)
+			}
+			n := map[string]*NarInfo{}
+			for name, info := range s.infos {
+				if n[name], _, err = w.AddEntry(Entry{Info: info, Bundle: bundle}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tc.tamper(t, dir, n)
+			r, err := Check(dir, []PublicKey{key.PublicKey()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var failed []string
+			for _, p := range r.Paths {
+				if p.Err != nil {
+					failed = append(failed, p.Err.Error())
+				}
+			}
+			switch {
+			case tc.want == "":
+				if !r.OK() || len(r.Paths) != 3 {
+					t.Errorf("Check: %v, %d paths", r.Err(), len(r.Paths))
+				}
+			case tc.inPath:
+				if len(r.Paths) != 3 || len(failed) == 0 || !strings.Contains(failed[0], tc.want) {
+					t.Errorf("errors %v, failed paths %q; want a path error mentioning %q", r.Errors, failed, tc.want)
+				}
+			default:
+				if len(r.Errors) != 1 || !strings.Contains(r.Errors[0].Error(), tc.want) || len(failed) != 0 || len(r.Paths) != 3 {
+					t.Errorf("errors %v, failed paths %q; want one error mentioning %q and 3 good paths", r.Errors, failed, tc.want)
+				}
+			}
+			if r.OK() == (r.Err() != nil) {
+				t.Errorf("OK %t but Err %v", r.OK(), r.Err())
+			}
+		})
+	}
+	if _, err := Check(t.TempDir(), nil); err == nil || !strings.Contains(err.Error(), CacheInfoFile) {
+		t.Errorf("Check of a directory without %s: %v", CacheInfoFile, err)
 	}
 }

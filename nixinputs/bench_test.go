@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 )
 
@@ -17,7 +16,7 @@ import (
 // BenchmarkHashPath hashes $(go env GOROOT)/src; the nix sub-benchmark runs
 // `nix hash path` on it.
 func BenchmarkHashPath(b *testing.B) {
-	src := filepath.Join(runtime.GOROOT(), "src")
+	src := filepath.Join(goRoot(), "src")
 	if !dirExists(src) {
 		b.Skipf("%s is missing", src)
 	}
@@ -51,7 +50,7 @@ func BenchmarkHashPath(b *testing.B) {
 // BenchmarkHashPaths hashes the directories of $(go env GOROOT)/src in
 // parallel, as Kettle hashes a build's input sources.
 func BenchmarkHashPaths(b *testing.B) {
-	src := filepath.Join(runtime.GOROOT(), "src")
+	src := filepath.Join(goRoot(), "src")
 	entries, err := os.ReadDir(src)
 	if err != nil {
 		b.Skip(err)

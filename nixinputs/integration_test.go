@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -436,7 +435,7 @@ func TestIntegrationHashPathAgreesWithNix(t *testing.T) {
 		t.Fatal(err)
 	}
 	paths := []string{tree, single, filepath.Join(tree, "link"), filepath.Join(tree, "empty"), filepath.Join(tree, "emptydir"), filepath.Join(tree, "exe")}
-	if src := filepath.Join(runtime.GOROOT(), "src", "encoding"); dirExists(src) {
+	if src := filepath.Join(goRoot(), "src", "encoding"); dirExists(src) {
 		paths = append(paths, src)
 	}
 	for _, p := range paths {
@@ -463,6 +462,16 @@ func TestIntegrationHashPathAgreesWithNix(t *testing.T) {
 func dirExists(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.IsDir()
+}
+
+// goRoot is `go env GOROOT`, a large real tree to hash, or "" without a go
+// on PATH. (runtime.GOROOT is deprecated since Go 1.24.)
+func goRoot() string {
+	out, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // instantiateClosure writes n derivations into the store with

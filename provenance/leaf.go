@@ -24,6 +24,14 @@ const (
 	KindOutput     LeafKind = "output"      // one output of a derivation of the closure and its NAR SHA-256 (version 2)
 )
 
+// ParseLeafKind returns the leaf kind named s.
+func ParseLeafKind(s string) (LeafKind, error) {
+	if !validKind(LeafKind(s)) {
+		return "", fmt.Errorf("kind %q is not one of %s", s, kindList())
+	}
+	return LeafKind(s), nil
+}
+
 // RevName is the name of the source leaf that carries the source's revision.
 const RevName = "rev"
 

@@ -80,7 +80,7 @@ func parseOutput(l Leaf) (DrvOutput, error) {
 	if !strings.HasSuffix(drv, ".drv") {
 		return DrvOutput{}, fmt.Errorf("output drv path %q does not end in .drv", drv)
 	}
-	if err := nixstore.CheckName(out); err != nil {
+	if err := nixstore.CheckOutputName(out); err != nil {
 		return DrvOutput{}, fmt.Errorf("output name %q of %s: %w", out, drv, err)
 	}
 	o := DrvOutput{Drv: drv, Output: out, Path: f[1]}

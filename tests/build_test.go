@@ -84,7 +84,7 @@ func TestBuildAndVerifyHello(t *testing.T) {
 	if r.code != 0 || !rep.OK {
 		t.Fatalf("verify: exit %d, report:\n%s\n%s", r.code, rep, r.stderr)
 	}
-	want := []string{"bundle", "chain", "tcb", "measurement", "binding", "provenance", "manifest", "dependencies", "subjects"}
+	want := []string{"bundle", "chain", "tcb", "measurement", "binding", "provenance", "manifest", "dependencies", "outputs", "subjects"}
 	if len(rep.Steps) != len(want) {
 		t.Fatalf("verify reported %d steps, want %d:\n%s", len(rep.Steps), len(want), rep)
 	}

@@ -17,15 +17,15 @@ import (
 )
 
 // The nixpkgs that flake.lock pins, and the Go it ships as its default go.
-// nixos-24.11 builds with go_1_23 (nixpkgs PR #342429, "go, buildGoModule,
-// buildGoPackage: default to 1.23", merged before the 24.11 branch-off); its
-// patch release at this revision is not recorded here, so the bound is the
-// first 1.23 release, which every 1.23.x satisfies. Moving the pin fails
-// TestFlakeGoVersion until both constants are checked again.
+// nixos-25.05 builds with go_1_24 (nixpkgs PR #381448, "go, buildGoModule:
+// default to 1.24", merged before the 25.05 branch-off); its patch release at
+// this revision is not recorded here, so the bound is the first 1.24 release,
+// which every 1.24.x satisfies. Moving the pin fails TestFlakeGoVersion until
+// both constants are checked again.
 const (
-	pinnedNixpkgsRef = "nixos-24.11"
-	pinnedNixpkgsRev = "50ab793786d9de88ee30ec4e4c24fb4236fc2674"
-	pinnedNixpkgsGo  = "1.23.0"
+	pinnedNixpkgsRef = "nixos-25.05"
+	pinnedNixpkgsRev = "a58390ab6f1aa810eb8e0f0fc74230e7cc06de03"
+	pinnedNixpkgsGo  = "1.24.0"
 )
 
 // TestFlakeGoVersion checks that flake.lock pins the nixpkgs the constants

@@ -118,7 +118,7 @@ func TestVerifyOutputs(t *testing.T) {
 		}, Options{}, "by=nix-db, want by=kettle"},
 		{"the store disagrees under --deep-hash", provenance.ManifestV2, true, withLib,
 			Options{DeepHash: true, Store: mapStore{fakeOutput: subject, testLibOut: sha256.Sum256([]byte("another lib"))}},
-			"output " + testLibDrv + "!out: local store NAR SHA-256 of " + testLibOut},
+			"output " + testLibDrv + "!out: the NAR SHA-256 of " + testLibOut + " in the local store"},
 		{"an output missing from the store under --deep-hash", provenance.ManifestV2, true, withLib,
 			Options{DeepHash: true, Store: mapStore{fakeOutput: subject}}, testLibOut + ": not in the local store"},
 	} {

@@ -343,11 +343,11 @@ func (v *verifier) outputs(ctx context.Context) (Status, string, error) {
 			return "", "", fmt.Errorf("output %s: %w", o.ID(), err)
 		}
 		if sum != o.NarSHA256 {
-			return "", "", fmt.Errorf("output %s: local store NAR SHA-256 of %s is %x, the manifest says %x (by=%s)", o.ID(), o.Path, sum, o.NarSHA256, o.By)
+			return "", "", fmt.Errorf("output %s: the NAR SHA-256 of %s in %s is %x, the manifest says %x (by=%s)", o.ID(), o.Path, storeName(v.opts.Store), sum, o.NarSHA256, o.By)
 		}
 		n++
 	}
-	return Pass, fmt.Sprintf("%s; all %d realised outputs re-hashed in the local store (--deep-hash) equal their leaves", detail, n), nil
+	return Pass, fmt.Sprintf("%s; all %d realised outputs re-hashed in %s (--deep-hash) equal their leaves", detail, n, storeName(v.opts.Store)), nil
 }
 
 // subjects recomputes every subject's NAR SHA-256 from the bundle's
@@ -366,10 +366,10 @@ func (v *verifier) subjects(ctx context.Context) (Status, string, error) {
 				return "", "", fmt.Errorf("subject %s: %w", s.Name, err)
 			}
 			if sum != s.SHA256 {
-				return "", "", fmt.Errorf("subject %s: local store NAR SHA-256 %x, provenance says %x", s.Name, sum, s.SHA256)
+				return "", "", fmt.Errorf("subject %s: NAR SHA-256 in %s %x, provenance says %x", s.Name, storeName(v.opts.Store), sum, s.SHA256)
 			}
 		}
-		return Pass, fmt.Sprintf("%d subject(s) equal the NAR hashes of the local store paths", len(v.stmt.Subjects)), nil
+		return Pass, fmt.Sprintf("%d subject(s) equal the NAR hashes of their paths in %s", len(v.stmt.Subjects), storeName(v.opts.Store)), nil
 	}
 	if len(v.bundle.Artifacts) == 0 {
 		return "", "", errors.New("the bundle has no artifacts/ to check the subjects against; use --store to re-hash the local store paths")

@@ -16,6 +16,20 @@ type StoreHasher interface {
 	NarSHA256(ctx context.Context, storePath string) ([32]byte, error)
 }
 
+// NamedStore is a StoreHasher that says what it hashes ("the binary cache
+// /srv/cache", say) for the report; any other is "the local store".
+type NamedStore interface {
+	StoreHasher
+	StoreName() string
+}
+
+func storeName(s StoreHasher) string {
+	if n, ok := s.(NamedStore); ok {
+		return n.StoreName()
+	}
+	return "the local store"
+}
+
 // MeasurementSet is a published set of launch measurements, one per VM
 // shape of an image.
 type MeasurementSet interface {

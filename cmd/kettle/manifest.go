@@ -99,48 +99,145 @@ func isTarHeader(block []byte) bool {
 }
 
 func newManifestShowCommand() *cobra.Command {
-	var asJSON bool
+	var (
+		asJSON bool
+		kind   string
+	)
 	cmd := &cobra.Command{
 		Use:   "show BUNDLE|manifest.json",
 		Short: "Print the manifest's leaves and root",
-		Args:  cobra.ExactArgs(1),
+		Long: `Show prints every leaf of the manifest and its root, or with --kind only the
+leaves of one kind. --kind output prints one row per derivation output: the .drv,
+the output name, the store path, who established its NAR SHA-256 (kettle, nix-db, or
+none when the output was not in the store) and the hash.`,
+		Example: `  kettle manifest show hello.bundle
+  kettle manifest show --kind output hello.bundle
+  kettle manifest show --kind src --json hello.bundle`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if kind != "" {
+				if _, err := provenance.ParseLeafKind(kind); err != nil {
+					return usageError(fmt.Errorf("--kind: %w", err))
+				}
+			}
 			m, err := loadManifest(args[0])
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				data, err := m.Marshal()
-				if err != nil {
-					return err
-				}
-				_, err = cmd.OutOrStdout().Write(data)
-				return err
+			if kind == "" {
+				return showManifest(cmd.OutOrStdout(), m, asJSON)
 			}
-			w := cmd.OutOrStdout()
-			for _, l := range m.Leaves {
-				fmt.Fprintln(w, l)
-			}
-			fmt.Fprintf(w, "# version %d, %d leaves, RFC 9162 root %x\n", m.Version, len(m.Leaves), m.Root)
-			return nil
+			return showKind(cmd.OutOrStdout(), m, provenance.LeafKind(kind), asJSON)
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print manifest.json")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print manifest.json (with --kind: the leaves of that kind as JSON)")
+	cmd.Flags().StringVar(&kind, "kind", "", "only the leaves of this kind: source, flake-input, drv, src, fod, toolchain or output")
 	return cmd
+}
+
+func showManifest(w io.Writer, m *provenance.Manifest, asJSON bool) error {
+	if asJSON {
+		data, err := m.Marshal()
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(data)
+		return err
+	}
+	for _, l := range m.Leaves {
+		fmt.Fprintln(w, l)
+	}
+	fmt.Fprintf(w, "# version %d, %d leaves, RFC 9162 root %x\n", m.Version, len(m.Leaves), m.Root)
+	return nil
+}
+
+// outputJSON is one output leaf in show --kind output --json.
+type outputJSON struct {
+	Leaf      string `json:"leaf"`
+	Drv       string `json:"drv"`
+	Output    string `json:"output"`
+	Path      string `json:"path"`
+	By        string `json:"by"`
+	NarSHA256 string `json:"narSha256,omitempty"`
+}
+
+func showKind(w io.Writer, m *provenance.Manifest, kind provenance.LeafKind, asJSON bool) error {
+	prefix := string(kind) + ":"
+	var leaves []string
+	for _, l := range m.Leaves {
+		if strings.HasPrefix(l, prefix) {
+			leaves = append(leaves, l)
+		}
+	}
+	if kind == provenance.KindOutput && m.Version < provenance.ManifestV2 {
+		return fmt.Errorf("manifest version %d has no output leaves (version %d has)", m.Version, provenance.ManifestV2)
+	}
+	var outputs []outputJSON
+	if kind == provenance.KindOutput {
+		outs, err := m.Outputs()
+		if err != nil {
+			return err
+		}
+		for i, o := range outs {
+			row := outputJSON{Leaf: leaves[i], Drv: o.Drv, Output: o.Output, Path: o.Path, By: string(o.By)}
+			if o.Realised() {
+				row.NarSHA256 = hex.EncodeToString(o.NarSHA256[:])
+			}
+			outputs = append(outputs, row)
+		}
+	}
+	if asJSON {
+		out := struct {
+			Version int          `json:"version"`
+			Root    string       `json:"root"`
+			Kind    string       `json:"kind"`
+			Leaves  []string     `json:"leaves"`
+			Outputs []outputJSON `json:"outputs,omitempty"`
+		}{m.Version, hex.EncodeToString(m.Root[:]), string(kind), leaves, outputs}
+		if out.Leaves == nil {
+			out.Leaves = []string{}
+		}
+		return writeJSON(w, out)
+	}
+	if kind == provenance.KindOutput {
+		for _, o := range outputs {
+			hash := o.NarSHA256
+			if hash == "" {
+				hash = provenance.OutputAbsent
+			}
+			fmt.Fprintf(w, "%s!%s\t%s\tby=%s\t%s\n", o.Drv, o.Output, o.Path, o.By, hash)
+		}
+	} else {
+		for _, l := range leaves {
+			fmt.Fprintln(w, l)
+		}
+	}
+	fmt.Fprintf(w, "# %d %s leaves of %d, version %d, RFC 9162 root %x\n", len(leaves), kind, len(m.Leaves), m.Version, m.Root)
+	return nil
 }
 
 func newManifestProveCommand() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "prove BUNDLE|manifest.json LEAF",
+		Use:   "prove BUNDLE|manifest.json LEAF|DRV!OUTPUT|STOREPATH",
 		Short: "Print an RFC 9162 inclusion proof of LEAF in the manifest",
-		Args:  cobra.ExactArgs(2),
+		Long: `Prove prints the RFC 9162 inclusion proof of one leaf against the manifest root
+that the provenance carries. The leaf is given whole, or (manifest version 2) as the
+output it records: "<drv path>!<output name>" or the output's store path, which
+name its output leaf.`,
+		Example: `  kettle manifest prove hello.bundle 'src:/nix/store/…-builder.sh:5dc9…'
+  kettle manifest prove --json hello.bundle /nix/store/…-hello.drv!out`,
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m, err := loadManifest(args[0])
 			if err != nil {
 				return err
 			}
-			idx, proof, err := m.Prove(args[1])
+			leaf, err := findLeaf(m, args[1])
+			if err != nil {
+				return err
+			}
+			idx, proof, err := m.Prove(leaf)
 			if err != nil {
 				return err
 			}
@@ -154,7 +251,7 @@ func newManifestProveCommand() *cobra.Command {
 				TreeSize  int      `json:"treeSize"`
 				Root      string   `json:"root"`
 				AuditPath []string `json:"auditPath"`
-			}{args[1], idx, len(m.Leaves), hex.EncodeToString(m.Root[:]), hexes}
+			}{leaf, idx, len(m.Leaves), hex.EncodeToString(m.Root[:]), hexes}
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), out)
 			}
@@ -168,4 +265,28 @@ func newManifestProveCommand() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// findLeaf returns the leaf arg names: the leaf itself, or the output leaf of
+// "<drv>!<output>" or of an output store path.
+func findLeaf(m *provenance.Manifest, arg string) (string, error) {
+	if _, ok := m.Index(arg); ok {
+		return arg, nil
+	}
+	if strings.Count(arg, ":") >= 2 {
+		return "", fmt.Errorf("leaf %q is not in the manifest", arg)
+	}
+	outs, err := m.Outputs()
+	if err != nil {
+		return "", err
+	}
+	for _, o := range outs {
+		if o.ID() == arg || o.Path == arg {
+			return o.Leaf().String(), nil
+		}
+	}
+	if m.Version < provenance.ManifestV2 {
+		return "", fmt.Errorf("%q is not a leaf of the manifest (version %d has no output leaves to name by path)", arg, m.Version)
+	}
+	return "", fmt.Errorf("%q is neither a leaf of the manifest nor the drv!output or store path of an output leaf", arg)
 }

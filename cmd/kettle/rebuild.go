@@ -45,7 +45,7 @@ every output compared reproduced.`,
   kettle rebuild --deep --diffoscope --keep reports/ --json bundle.tar`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			vopts, err := vf.options(args[0])
+			vopts, err := vf.options()
 			if err != nil {
 				return err
 			}

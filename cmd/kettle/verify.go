@@ -3,13 +3,19 @@ package main
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
+	"github.com/kettle-build/kettle/attest"
+	"github.com/kettle-build/kettle/cvm/image"
+	"github.com/kettle-build/kettle/internal/inputfile"
 	"github.com/kettle-build/kettle/nixinputs"
 	"github.com/kettle-build/kettle/verify"
 )
@@ -20,8 +26,8 @@ const maxPolicyFile = 1 << 20
 
 func newVerifyCommand() *cobra.Command {
 	var (
-		vf     verifyFlags
-		asJSON bool
+		vf                         verifyFlags
+		useStore, deepHash, asJSON bool
 	)
 	cmd := &cobra.Command{
 		Use:   "verify BUNDLE",
@@ -43,9 +49,16 @@ format: its binding, its raw artifacts, its lock file and its input Merkle root;
 the fields of its provenance that in-toto refuses are warnings, failures with --strict.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts, err := vf.options(args[0])
+			if deepHash && !useStore {
+				return usageError(errors.New("--deep-hash: only with --store (it re-hashes every output leaf's path in the local store)"))
+			}
+			opts, err := vf.options()
 			if err != nil {
 				return err
+			}
+			opts.Bundle, opts.DeepHash = args[0], deepHash
+			if useStore {
+				opts.Store = storeHasher{}
 			}
 			rep := verify.Verify(cmd.Context(), opts)
 			if asJSON {
@@ -65,9 +78,83 @@ the fields of its provenance that in-toto refuses are warnings, failures with --
 			return nil
 		},
 	}
-	vf.register(cmd.Flags())
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	f := cmd.Flags()
+	vf.register(f)
+	f.BoolVar(&useStore, "store", false, "re-hash the subjects from the local Nix store instead of artifacts/")
+	f.BoolVar(&deepHash, "deep-hash", false, "with --store: re-hash every output leaf of a version 2 manifest in the local store, not only the subjects")
+	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
+}
+
+// verifyFlags are the flags that say what a bundle must verify with, the
+// same for every command that verifies bundles (verify, cache export,
+// cache verify).
+type verifyFlags struct {
+	nonceHex, measurementHex, policyFile, collateralDir, imageDir string
+	allowSim, allowUnattested, strict                             bool
+}
+
+func (vf *verifyFlags) register(f *pflag.FlagSet) {
+	f.StringVar(&vf.nonceHex, "nonce", "", "expected nonce, hex: 32 bytes (report_data[32:64]) for Kettle's bundles, 16 for the foreign tool's (a UUID's dashes allowed)")
+	f.BoolVar(&vf.strict, "strict", false, "fail on every warning (a foreign provenance field the in-toto library refuses, a file no subject names)")
+	f.StringVar(&vf.measurementHex, "measurement", "", "expected launch measurement, hex (48 bytes)")
+	f.StringVar(&vf.imageDir, "image", "", "a Kettle CVM image directory (or its measurement.json): the launch measurement must be one of its VM shapes'")
+	f.BoolVar(&vf.allowSim, "allow-simulated", false, "accept evidence signed by Kettle's TEST-ONLY key chains (sim-snp, sim-tdx)")
+	f.BoolVar(&vf.allowUnattested, "allow-unattested", false, "accept a bundle built with --attest none (reported as UNATTESTED)")
+	f.StringVar(&vf.policyFile, "policy", "", "verification policy file, JSON or YAML (minimum TCB/SVNs, allowed measurements, HOST_DATA/MRCONFIGID, VMPL)")
+	f.StringVar(&vf.collateralDir, "collateral", "", "directory of collateral replacing the evidence's: crl.der (AMD), tcb_info.json, qe_identity.json, ... (Intel)")
+}
+
+// options reads the files and values the flags name into verify.Options,
+// without Bundle and Store. A bad value is a usage error.
+func (vf *verifyFlags) options() (verify.Options, error) {
+	opts := verify.Options{AllowSimulated: vf.allowSim, AllowUnattested: vf.allowUnattested, Strict: vf.strict}
+	if vf.policyFile != "" {
+		data, err := inputfile.Read(vf.policyFile, maxPolicyFile)
+		if err != nil {
+			return opts, &exitError{2, fmt.Errorf("--policy: %w", err)}
+		}
+		if opts.Policy, err = attest.ParsePolicy(data); err != nil {
+			return opts, &exitError{2, fmt.Errorf("--policy %s: %w", vf.policyFile, err)}
+		}
+	}
+	if vf.collateralDir != "" {
+		col, err := attest.ReadCollateralDir(vf.collateralDir)
+		if err != nil {
+			return opts, &exitError{2, fmt.Errorf("--collateral: %w", err)}
+		}
+		opts.Collateral = col
+	}
+	if vf.nonceHex != "" {
+		n, err := parseNonce(vf.nonceHex)
+		if err != nil {
+			return opts, &exitError{2, err}
+		}
+		opts.Nonce = n
+	}
+	imageDir := vf.imageDir
+	if imageDir == "" && opts.Policy != nil && opts.Policy.Image != "" {
+		// A policy names an image relative to its own file.
+		imageDir = opts.Policy.Image
+		if !filepath.IsAbs(imageDir) {
+			imageDir = filepath.Join(filepath.Dir(vf.policyFile), imageDir)
+		}
+	}
+	if imageDir != "" {
+		m, err := image.ReadMeasurements(imageDir)
+		if err != nil {
+			return opts, usageError(fmt.Errorf("--image: %w", err))
+		}
+		opts.Image = m
+	}
+	if vf.measurementHex != "" {
+		b, err := parseHexN("measurement", vf.measurementHex, 48)
+		if err != nil {
+			return opts, &exitError{2, err}
+		}
+		opts.Measurement = b
+	}
+	return opts, nil
 }
 
 // maxWarningLines bounds the warnings the table prints; --json has them all.

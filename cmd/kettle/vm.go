@@ -85,6 +85,7 @@ TDX) measurement for the VM's shape; their bundles say SIMULATED.`,
 	f.StringVar(&opts.CPUType, "cpu-type", "EPYC-Milan", "the vCPU type whose measurement the image must have")
 	f.StringVar(&timout, "timeout", "15m", "how long the VM may run before it is killed")
 	f.StringVar(&opts.Artifacts, "artifacts", "zst", "NAR exports of the outputs in the bundle: zst, xz or none")
+	f.BoolVar(&opts.DeepHash, "deep-hash", false, "the agent re-hashes the output of every derivation of the closure, not only the top-level ones")
 	f.StringVar(&opts.QEMU, "qemu", "", "qemu-system-x86_64 binary (default: on PATH)")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd

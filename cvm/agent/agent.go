@@ -234,6 +234,7 @@ func (a *run) buildOptions(cacheDir, bundlePath string) (builder.BuildOptions, e
 		Attester:      attester,
 		Nonce:         req.NonceBytes(),
 		Artifacts:     comp,
+		DeepHash:      req.DeepHash,
 		Nix:           builder.NixDriver(a.driver()),
 		KettleVersion: a.cfg.KettleVersion,
 		KettleBinary:  a.cfg.KettleBinary,

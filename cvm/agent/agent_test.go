@@ -43,6 +43,7 @@ func TestDecodeRequest(t *testing.T) {
 		{"sim measurement for hardware", `{"version":1,"flakeRef":"path:/x","platform":"sev-snp","simMeasurement":"` + hex48 + `"}`, "simMeasurement: given for sev-snp"},
 		{"short sim measurement", `{"version":1,"flakeRef":"path:/x","platform":"sim-snp","simMeasurement":"abcd"}`, "simMeasurement"},
 		{"upper-case nonce", `{"version":1,"flakeRef":"path:/x","platform":"sim-snp","nonce":"` + strings.Repeat("AB", 32) + `"}`, "nonce"},
+		{"deepHash not a bool", `{"version":1,"flakeRef":"path:/x","platform":"sim-snp","deepHash":"yes"}`, "deepHash"},
 		{"bad artifacts", `{"version":1,"flakeRef":"path:/x","platform":"sim-snp","artifacts":"gzip"}`, "artifacts"},
 		{"too large", `{"version":1,"flakeRef":"` + strings.Repeat("a", MaxRequestSize) + `","platform":"sim-snp"}`, "larger than the limit"},
 	} {

@@ -8,6 +8,7 @@ import (
 func FuzzDecodeRequest(f *testing.F) {
 	f.Add([]byte(goodRequest))
 	f.Add([]byte(`{"version":1,"flakeRef":"path:/x","platform":"sim-tdx","artifacts":"xz"}`))
+	f.Add([]byte(`{"version":1,"flakeRef":"path:/x","platform":"sim-snp","deepHash":true}`))
 	f.Add([]byte(`{}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := DecodeRequest(data)

@@ -47,6 +47,10 @@ type Request struct {
 	Nonce string `json:"nonce,omitempty"`
 	// Artifacts is the compression of the NAR exports: zst, xz or none.
 	Artifacts string `json:"artifacts,omitempty"`
+	// DeepHash makes the agent re-hash every output of the closure
+	// (kettle build --deep-hash); without it the intermediate outputs'
+	// hashes come from the database of the measured Nix inside the VM.
+	DeepHash bool `json:"deepHash,omitempty"`
 }
 
 // DecodeRequest reads request.json strictly: one JSON object, no unknown or

@@ -54,6 +54,8 @@ type Options struct {
 	Timeout time.Duration
 	// Artifacts is the compression of the NAR exports: zst, xz or none.
 	Artifacts string
+	// DeepHash asks the agent to re-hash every output of the closure.
+	DeepHash bool
 	// Log receives progress lines and the agent's.
 	Log io.Writer
 }
@@ -244,6 +246,7 @@ func (b *vmBuild) inputs(ctx context.Context) error {
 		Platform:   b.opts.Platform,
 		Nonce:      fmt.Sprintf("%x", b.opts.Nonce),
 		Artifacts:  b.opts.Artifacts,
+		DeepHash:   b.opts.DeepHash,
 	}
 	if b.opts.Platform.Simulated() {
 		req.SimMeasurement = fmt.Sprintf("%x", b.measurement)

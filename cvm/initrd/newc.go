@@ -12,10 +12,9 @@ import (
 // The encoder below is written by hand rather than taken from a cpio
 // library. github.com/cavaliergopher/cpio writes rdevmajor and rdevminor as
 // zero always, so it cannot write /dev/console (c 5 1), and its reader turns
-// a field that is not hex into 0 instead of an error. The releases of
-// github.com/u-root/u-root whose pkg/cpio builds with this module's go 1.23
-// line (v0.14.0; later ones need Go 1.24 or 1.25) would add the whole u-root
-// module's requirement list to go.mod, and their reader allocates a name
+// a field that is not hex into 0 instead of an error. The pkg/cpio of
+// github.com/u-root/u-root would add the whole u-root module's requirement
+// list to go.mod, and its reader allocates a name
 // buffer of whatever size the header claims (up to 4 GiB) and rewrites the
 // names it reads. The newc format is 110 bytes of ASCII hex and two paddings;
 // owning those few lines keeps every byte of the output visible here.
