@@ -50,6 +50,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newVMCommand(driver),
 		newCacheCommand(driver),
 		newLogCommand(),
+		newRebuildCommand(driver),
 	)
 	usageArgs(root)
 	return root
