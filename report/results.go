@@ -114,6 +114,9 @@ func checkOutput(o *OutputResult, verified bool) error {
 	if o.StorePath == "" {
 		return errors.New("storePath: empty, want the output's store path")
 	}
+	if o.DifferingCount < 0 {
+		return fmt.Errorf("differingCount: %d, want a count", o.DifferingCount)
+	}
 	if o.DifferingCount < len(o.DifferingFiles) {
 		return fmt.Errorf("differingCount: %d, fewer than the %d differingFiles", o.DifferingCount, len(o.DifferingFiles))
 	}

@@ -1,0 +1,197 @@
+package report
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/kettle-build/kettle/internal/inputfile"
+)
+
+func marshal(t testing.TB, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestDecodeResults(t *testing.T) {
+	in := sample()
+	var results []Result
+	for _, i := range in {
+		results = append(results, i.Result)
+	}
+	got, err := DecodeResults([]byte(marshal(t, results)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, results) {
+		t.Errorf("an array of results does not read back:\n got %+v\nwant %+v", got, results)
+	}
+	one, err := DecodeResults([]byte(" \n" + marshal(t, results[0]) + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(one, results[:1]) {
+		t.Errorf("one result does not read back: %+v", one)
+	}
+}
+
+// edit returns a sample result's JSON with one change made to it.
+func edit(t *testing.T, change func(*Result)) string {
+	t.Helper()
+	r := result("a.tar", "sev-snp", out("out", helloPath, Differs, "bin/hello"), out("doc", docPath, Reproduced))
+	change(&r)
+	return marshal(t, r)
+}
+
+func TestDecodeResultsBad(t *testing.T) {
+	for _, tc := range []struct {
+		name, data, want string
+	}{
+		{"empty", ``, "empty"},
+		{"not JSON", `bundle a.tar`, "not JSON"},
+		{"a number", `42`, "cannot unmarshal number"},
+		{"empty array", `[]`, "an empty array"},
+		{"array of non-objects", `[1]`, "cannot unmarshal number"},
+		{"trailing data", edit(t, func(*Result) {}) + `{}`, "trailing data"},
+		{"two results without an array", edit(t, func(*Result) {}) + "\n" + edit(t, func(*Result) {}), "trailing data"},
+		{"duplicate key", `{"bundle":"a","bundle":"b"}`, "bundle: duplicate key"},
+		{"unknown field", strings.Replace(edit(t, func(*Result) {}), `{`, `{"verdict":"ok",`, 1), `unknown field "verdict"`},
+		{"invalid UTF-8", "{\"bundle\":\"\xff\"}", "not valid UTF-8"},
+		{"deep nesting", strings.Repeat("[", 100) + strings.Repeat("]", 100), "nested deeper"},
+		{"wrong type", strings.Replace(edit(t, func(*Result) {}), `"verified":true`, `"verified":"yes"`, 1), "cannot unmarshal string"},
+		{"no bundle", edit(t, func(r *Result) { r.Bundle = "" }), "bundle: empty"},
+		{"short provenance digest", edit(t, func(r *Result) { r.ProvenanceSHA256 = "abcd" }), `provenanceSha256: "abcd"`},
+		{"upper-case provenance digest", edit(t, func(r *Result) { r.ProvenanceSHA256 = strings.ToUpper(r.ProvenanceSHA256) }), "lower-case hex"},
+		{"unverified without reason", edit(t, func(r *Result) { r.Verified = false; r.Outputs = nil; r.Counts = ResultCounts{} }), "reason: empty"},
+		{"unverified but compared", edit(t, func(r *Result) { r.Verified = false; r.Reason = "chain" }), `outputs[0].status: "differs" for an output of a bundle that did not verify`},
+		{"unknown status", edit(t, func(r *Result) { r.Outputs[1].Status = "same" }), `outputs[1].status: "same", want`},
+		{"no output name", edit(t, func(r *Result) { r.Outputs[0].Name = "" }), "outputs[0].name: empty"},
+		{"no store path", edit(t, func(r *Result) { r.Outputs[0].StorePath = "" }), "outputs[0].storePath: empty"},
+		{"reproduced with another hash", edit(t, func(r *Result) { r.Outputs[1].LocalSHA256 = hexOf("x") }), `outputs[1].status: "reproduced", but localSha256 is not attestedSha256`},
+		{"differs with the same hash", edit(t, func(r *Result) { r.Outputs[0].LocalSHA256 = r.Outputs[0].AttestedSHA256 }), `outputs[0].status: "differs", but localSha256 is attestedSha256`},
+		{"rebuilt without a local hash", edit(t, func(r *Result) { r.Outputs[0].LocalSHA256 = "" }), "outputs[0].localSha256"},
+		{"bad attested hash", edit(t, func(r *Result) { r.Outputs[0].AttestedSHA256 = "z" }), "outputs[0].attestedSha256"},
+		{"fewer counted than listed", edit(t, func(r *Result) { r.Outputs[0].DifferingCount = 0 }), "outputs[0].differingCount: 0, fewer than the 1"},
+		{"negative count", edit(t, func(r *Result) { r.Outputs[0].DifferingFiles = nil; r.Outputs[0].DifferingCount = -1 }), "differingCount: -1"},
+		{"differing files of a reproduced output", edit(t, func(r *Result) { r.Outputs[1].DifferingFiles = []string{"x"}; r.Outputs[1].DifferingCount = 1 }), `outputs[1].differingFiles: given for an output whose status is "reproduced"`},
+		{"counts that disagree", edit(t, func(r *Result) { r.Counts.Reproduced = 2 }), "counts:"},
+		{"bad element of an array", "[" + edit(t, func(*Result) {}) + "," + edit(t, func(r *Result) { r.Bundle = "" }) + "]", "[1].bundle: empty"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := DecodeResults([]byte(tc.data))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestReadResultsBad(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.json")
+	if err := os.WriteFile(good, []byte(edit(t, func(*Result) {})), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadResults(good); err != nil {
+		t.Fatalf("a good file: %v", err)
+	}
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`{"bundle":1}`), 0o644)
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big.json")
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Truncate(MaxResultsFile + 1) // sparse
+	f.Close()
+	for _, tc := range []struct {
+		name, path string
+		check      func(error) bool
+	}{
+		{"missing", filepath.Join(dir, "missing.json"), func(err error) bool { return errors.Is(err, os.ErrNotExist) }},
+		{"directory", dir, func(err error) bool { var te *inputfile.TypeError; return errors.As(err, &te) }},
+		{"FIFO", fifo, func(err error) bool { var te *inputfile.TypeError; return errors.As(err, &te) }},
+		{"device", "/dev/zero", func(err error) bool { var te *inputfile.TypeError; return errors.As(err, &te) }},
+		{"too large", big, func(err error) bool { var le *inputfile.LimitError; return errors.As(err, &le) }},
+		{"bad content names the file", bad, func(err error) bool { return strings.HasPrefix(err.Error(), bad+": ") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ReadResults(tc.path)
+			if err == nil || !tc.check(err) || !strings.Contains(err.Error(), tc.path) {
+				t.Fatalf("err = %v, want the right kind of error naming %s", err, tc.path)
+			}
+		})
+	}
+}
+
+func TestReadResultsFrom(t *testing.T) {
+	if _, err := ReadResultsFrom(strings.NewReader(edit(t, func(*Result) {})), "standard input"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ReadResultsFrom(strings.NewReader(strings.Repeat(" ", MaxResultsFile+1)), "standard input")
+	if err == nil || !strings.Contains(err.Error(), "standard input: larger than the limit") {
+		t.Fatalf("err = %v, want the limit named", err)
+	}
+	_, err = ReadResultsFrom(strings.NewReader(`{"bundle":""}`), "standard input")
+	if err == nil || !strings.HasPrefix(err.Error(), "standard input: ") {
+		t.Fatalf("err = %v, want the source named", err)
+	}
+}
+
+// FuzzDecodeResults: what DecodeResults accepts is consistent with itself,
+// makes a report, and reads back the same after encoding.
+func FuzzDecodeResults(f *testing.F) {
+	r := result("a.tar", "sev-snp", out("out", helloPath, Differs, "bin/hello"), out("doc", docPath, Reproduced))
+	f.Add([]byte(marshal(f, r)))
+	f.Add([]byte(marshal(f, []Result{r, unverified("b.tar", "tdx", "chain: bad")})))
+	f.Add([]byte(marshal(f, result("c.tar", "", out("out", toolPath, NotBuilt)))))
+	f.Add([]byte(`[]`))
+	f.Add([]byte(`{"bundle":"a","bundle":"b"}`))
+	f.Add([]byte(`{"bundle":"x","provenanceSha256":"` + hexOf("x") + `","verified":false,"reason":"r","outputs":null,"counts":{"reproduced":0,"differs":0,"notBuilt":0}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		results, err := DecodeResults(data)
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("empty error message")
+			}
+			return
+		}
+		if len(results) == 0 {
+			t.Fatal("accepted no result")
+		}
+		again, err := DecodeResults([]byte(marshal(t, results)))
+		if err != nil {
+			t.Fatalf("re-encoded results do not decode: %v", err)
+		}
+		if !reflect.DeepEqual(again, results) {
+			t.Fatalf("re-encoded results read back otherwise:\n%+v\n%+v", again, results)
+		}
+		inputs := make([]Input, len(results))
+		for i, r := range results {
+			inputs[i].Result = r
+		}
+		rep, err := Build(inputs, Options{Inputs: true})
+		if err != nil {
+			return // the same bundle twice
+		}
+		if rep.Bundles.Total() != len(results) {
+			t.Fatalf("%d results, %d bundles counted", len(results), rep.Bundles.Total())
+		}
+		if _, err := HTML(rep); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
