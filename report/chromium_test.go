@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/kettle-build/kettle/rebuild"
 	"time"
 )
 
@@ -48,8 +50,8 @@ func browserReport(t *testing.T) (*Report, string) {
 	evil := "/nix/store/00000000000000000000000000000000-evil<b>bold</b>&amp;"
 	in := sample()
 	in = append(in,
-		Input{Result: result("b/snp-4.tar", "sev-snp", out("out", helloPath, Reproduced))},
-		Input{Result: result("b/snp-5.tar", "sev-snp", out("lib", evil, Differs, "lib/x.so"))},
+		Input{Result: result("b/snp-4.tar", "sev-snp", out("out", helloPath, rebuild.Reproduced))},
+		Input{Result: result("b/snp-5.tar", "sev-snp", out("lib", evil, rebuild.Differs, "lib/x.so"))},
 	)
 	leaf := "src:/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-stamp.sh:" + hexOf("stamp")
 	for i := range in {

@@ -33,6 +33,7 @@ func HTML(r *Report) ([]byte, error) {
 		"detail":  bundleDetail,
 		"minus":   func(a, b int) int { return a - b },
 		"display": orDash,
+		"path":    filePath,
 	}).Parse(pageTemplate)
 	if err != nil {
 		return nil, fmt.Errorf("page template: %w", err)

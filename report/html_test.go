@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/kettle-build/kettle/rebuild"
 )
 
 // hostile is a report whose every text from the results tries to break
@@ -23,9 +25,9 @@ func hostile(t *testing.T) (*Report, map[string]string) {
 		"reason":   `<!-- ]]> --><style>body{display:none}</style>`,
 		"leaf":     `src:/nix/store/11111111111111111111111111111111-<textarea>:` + hexOf("leaf"),
 	}
-	bad := result(h["bundle"], h["platform"], out(h["name"], h["path"], Differs, h["file"]))
+	bad := result(h["bundle"], h["platform"], out(h["name"], h["path"], rebuild.Differs, h["file"]))
 	bad.FlakeRef = h["ref"]
-	other := result("ok.tar", "sev-snp", out("out", helloPath, Reproduced))
+	other := result("ok.tar", "sev-snp", out("out", helloPath, rebuild.Reproduced))
 	broken := unverified("broken.tar", "sev-snp", h["reason"])
 	rep, err := Build([]Input{
 		{Result: bad, Leaves: []string{h["leaf"]}},
@@ -188,7 +190,7 @@ func TestChart(t *testing.T) {
 	// 12 bundles on one platform: ticks every 3, up to 12.
 	many := make([]Input, 12)
 	for i := range many {
-		many[i].Result = result("b"+strings.Repeat("x", i), "tdx", out("out", helloPath, Reproduced))
+		many[i].Result = result("b"+strings.Repeat("x", i), "tdx", out("out", helloPath, rebuild.Reproduced))
 	}
 	rep, err = Build(many, Options{})
 	if err != nil {

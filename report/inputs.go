@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/kettle-build/kettle/provenance"
+	"github.com/kettle-build/kettle/rebuild"
 )
 
 // SharedInputs ranks the inputs of the bundles with a differing output:
@@ -122,7 +123,7 @@ func leafKind(leaf string) provenance.LeafKind {
 
 // needsLeaves reports whether the ranking of shared inputs reads the
 // manifest of a bundle with this result.
-func needsLeaves(r Result) bool {
+func needsLeaves(r rebuild.Result) bool {
 	s := BundleStatus(r)
 	return s == Differs || s == Reproduced
 }
@@ -157,7 +158,7 @@ func ReadLeaves(path, provenanceSHA256 string) ([]string, error) {
 // LoadInputs pairs each result with the leaves of its bundle's manifest
 // when the ranking of shared inputs needs them (bundles that differ or
 // reproduced); with withLeaves false no bundle is read.
-func LoadInputs(results []Result, withLeaves bool) ([]Input, error) {
+func LoadInputs(results []rebuild.Result, withLeaves bool) ([]Input, error) {
 	inputs := make([]Input, len(results))
 	for i, r := range results {
 		inputs[i].Result = r

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+
+	"github.com/kettle-build/kettle/rebuild"
 )
 
 // Version is the version of the report's JSON; it changes only when a
@@ -13,10 +15,13 @@ const Version = 1
 // Status is the outcome for a bundle or one of its outputs.
 type Status string
 
-// The outcomes. A bundle is Unverified when its verification failed (none
-// of its outputs was compared), Differs when any output differs, NotBuilt
-// when none differs but some output could not be built or compared, and
-// Reproduced when every output was rebuilt bit for bit.
+// The outcomes. A bundle is Unverified when it did not verify (whatever a
+// rebuild of it found), Differs when any of its outputs differs, NotBuilt
+// when none differs but some output was not compared (not built, or with
+// no attested hash to compare with: rebuild's not-built and not-attested),
+// and Reproduced when every output was rebuilt bit for bit. An output has
+// the same outcomes, Unverified for every output of a bundle that did not
+// verify.
 const (
 	Reproduced Status = "reproduced"
 	Differs    Status = "differs"
@@ -107,18 +112,26 @@ type PlatformRow struct {
 }
 
 // DifferingOutput is one output store path that differs from its attested
-// hash in one or more bundles.
+// hash in one or more bundles: a top-level output (a provenance subject),
+// or with a deep rebuild an output of a derivation where reproducibility
+// is first lost.
 type DifferingOutput struct {
 	Name      string `json:"name"`
 	StorePath string `json:"storePath"`
 	Drv       string `json:"drv"`
+	// TopLevel: a provenance subject of a bundle in which it differs.
+	// FirstDiffering: the output of a derivation a deep rebuild found
+	// differing although every input of it reproduced.
+	TopLevel       bool `json:"topLevel"`
+	FirstDiffering bool `json:"firstDiffering"`
 	// Bundles are the paths of the bundles in which it differs, sorted.
 	Bundles []string `json:"bundles"`
 	// Platforms are the builder platforms of those bundles, sorted, once each.
 	Platforms []string `json:"platforms"`
-	// DifferingFiles is the union of the files the rebuilds found
-	// differing, sorted; DifferingCount is the largest count a rebuild
-	// reported (it may list fewer files than it counted).
+	// DifferingFiles is the union of the paths (relative to the output, ""
+	// for the output itself) the rebuilds found differing, sorted;
+	// DifferingCount is the largest count a rebuild reported (it lists
+	// only the first entries it counted).
 	DifferingFiles []string `json:"differingFiles"`
 	DifferingCount int      `json:"differingCount"`
 }
@@ -133,19 +146,21 @@ type BundleRow struct {
 	Attribute        string `json:"attribute"`
 	System           string `json:"system"`
 	Status           Status `json:"status"`
-	// Reason says why the bundle did not verify, or why its first output
-	// that was not reproduced was not.
+	// Reason says why the bundle did not verify, why its rebuild stopped,
+	// or why its first output that did not reproduce did not.
 	Reason  string `json:"reason,omitempty"`
 	Outputs Counts `json:"outputs"`
-	// FirstDiffering is the first derivation whose output differs, from a
-	// deep rebuild.
-	FirstDiffering string `json:"firstDiffering,omitempty"`
+	// Deep: every derivation of the closure was compared; FirstDiffering
+	// lists the derivations whose outputs differ although every input
+	// reproduced.
+	Deep           bool     `json:"deep"`
+	FirstDiffering []string `json:"firstDiffering"`
 }
 
 // Input is one rebuilt bundle: what the rebuild found and the leaves of
 // the bundle's manifest (nil when the manifests are not read).
 type Input struct {
-	Result Result
+	Result rebuild.Result
 	Leaves []string
 }
 
@@ -185,17 +200,17 @@ func Build(inputs []Input, opts Options) (*Report, error) {
 	return rep, nil
 }
 
-// BundleStatus classifies a result: see Status.
-func BundleStatus(r Result) Status {
+// BundleStatus classifies a result by its top-level outputs: see Status.
+func BundleStatus(r rebuild.Result) Status {
 	if !r.Verified {
 		return Unverified
 	}
 	st := Reproduced
-	if len(r.Outputs) == 0 {
+	if len(r.Outputs) == 0 || r.Error != "" {
 		st = NotBuilt
 	}
 	for _, o := range r.Outputs {
-		switch Status(o.Status) {
+		switch outputStatus(r, o) {
 		case Differs:
 			return Differs
 		case Reproduced:
@@ -206,17 +221,35 @@ func BundleStatus(r Result) Status {
 	return st
 }
 
-// outputStatus is an output's outcome in the report: the rebuild's, or
-// Unverified for every output of a bundle that did not verify.
-func outputStatus(r Result, o OutputResult) Status {
+// outputStatus is an output's outcome in the report.
+func outputStatus(r rebuild.Result, o rebuild.Output) Status {
 	if !r.Verified {
 		return Unverified
 	}
-	switch s := Status(o.Status); s {
-	case Reproduced, Differs:
-		return s
+	switch o.Status {
+	case rebuild.Reproduced:
+		return Reproduced
+	case rebuild.Differs:
+		return Differs
 	}
 	return NotBuilt
+}
+
+// reason says why a bundle did not reproduce: it did not verify, its
+// rebuild stopped, or the first output that did not reproduce did not.
+func reason(r rebuild.Result) string {
+	switch {
+	case !r.Verified:
+		return r.NotVerifiedReason
+	case r.Error != "":
+		return r.Error
+	}
+	for _, o := range r.Outputs {
+		if outputStatus(r, o) != Reproduced && o.Reason != "" {
+			return o.Name + ": " + o.Reason
+		}
+	}
+	return ""
 }
 
 func bundleRows(inputs []Input) []BundleRow {
@@ -232,17 +265,15 @@ func bundleRows(inputs []Input) []BundleRow {
 			Attribute:        r.Attribute,
 			System:           r.System,
 			Status:           BundleStatus(r),
-			Reason:           r.Reason,
+			Reason:           reason(r),
+			Deep:             r.Deep,
+			FirstDiffering:   []string{},
 		}
 		for _, o := range r.Outputs {
-			s := outputStatus(r, o)
-			row.Outputs.add(s)
-			if row.Reason == "" && s != Reproduced && o.Reason != "" {
-				row.Reason = o.Name + ": " + o.Reason
-			}
+			row.Outputs.add(outputStatus(r, o))
 		}
-		if r.Deep != nil {
-			row.FirstDiffering = r.Deep.FirstDiffering
+		if r.Closure != nil {
+			row.FirstDiffering = slices.Sorted(slices.Values(r.Closure.FirstDiffering))
 		}
 		rows = append(rows, row)
 	}
@@ -275,43 +306,68 @@ func addCounts(a, b Counts) Counts {
 	return Counts{a.Reproduced + b.Reproduced, a.Differs + b.Differs, a.NotBuilt + b.NotBuilt, a.Unverified + b.Unverified}
 }
 
-// differingOutputs groups the differing outputs of verified bundles by
-// store path, output name and derivation: one derivation rebuilt from
-// several bundles is one row.
+// differingOutputs groups the differing outputs of verified bundles, the
+// top-level ones and those of first-differing derivations, by store path
+// and output name: one derivation rebuilt from several bundles is one row.
 func differingOutputs(inputs []Input) []DifferingOutput {
 	type key struct{ path, name, drv string }
-	by := map[key]*DifferingOutput{}
-	files := map[key]map[string]bool{}
-	platforms := map[key]map[string]bool{}
+	type group struct {
+		d                DifferingOutput
+		bundles          map[string]bool
+		files, platforms map[string]bool
+	}
+	by := map[key]*group{}
+	add := func(r rebuild.Result, o rebuild.Output, topLevel bool) {
+		k := key{o.StorePath, o.Name, ""}
+		if o.StorePath == "" || o.StorePath == "-" {
+			k.drv = o.Drv // a floating output is told by its derivation
+		}
+		g := by[k]
+		if g == nil {
+			g = &group{d: DifferingOutput{Name: o.Name, StorePath: o.StorePath}, bundles: map[string]bool{}, files: map[string]bool{}, platforms: map[string]bool{}}
+			by[k] = g
+		}
+		if o.Drv != "" && (g.d.Drv == "" || o.Drv < g.d.Drv) {
+			g.d.Drv = o.Drv // the same whatever order the bundles come in
+		}
+		g.d.TopLevel = g.d.TopLevel || topLevel
+		g.d.FirstDiffering = g.d.FirstDiffering || !topLevel
+		g.bundles[r.Bundle] = true
+		g.platforms[r.Platform] = true
+		for _, f := range o.DifferingFiles {
+			g.files[f.Path] = true
+		}
+		g.d.DifferingCount = max(g.d.DifferingCount, o.DifferingCount, len(o.DifferingFiles))
+	}
 	for _, in := range inputs {
 		r := in.Result
 		for _, o := range r.Outputs {
-			if outputStatus(r, o) != Differs {
+			if outputStatus(r, o) == Differs {
+				add(r, o, true)
+			}
+		}
+		if r.Closure == nil || !r.Verified {
+			continue
+		}
+		for _, d := range r.Closure.Derivations {
+			if !d.FirstDiffering {
 				continue
 			}
-			k := key{o.StorePath, o.Name, o.Drv}
-			d := by[k]
-			if d == nil {
-				d = &DifferingOutput{Name: o.Name, StorePath: o.StorePath, Drv: o.Drv}
-				by[k] = d
-				files[k] = map[string]bool{}
-				platforms[k] = map[string]bool{}
+			for _, o := range d.Outputs {
+				if o.Status == rebuild.Differs {
+					add(r, o, false)
+				}
 			}
-			d.Bundles = append(d.Bundles, r.Bundle)
-			platforms[k][r.Platform] = true
-			for _, f := range o.DifferingFiles {
-				files[k][f] = true
-			}
-			d.DifferingCount = max(d.DifferingCount, o.DifferingCount, len(o.DifferingFiles))
 		}
 	}
 	out := make([]DifferingOutput, 0, len(by))
-	for k, d := range by {
-		slices.Sort(d.Bundles)
-		d.Platforms = sortedKeys(platforms[k])
-		d.DifferingFiles = sortedKeys(files[k])
+	for _, g := range by {
+		d := g.d
+		d.Bundles = sortedKeys(g.bundles)
+		d.Platforms = sortedKeys(g.platforms)
+		d.DifferingFiles = sortedKeys(g.files)
 		d.DifferingCount = max(d.DifferingCount, len(d.DifferingFiles))
-		out = append(out, *d)
+		out = append(out, d)
 	}
 	slices.SortFunc(out, func(a, b DifferingOutput) int {
 		return cmp.Or(cmp.Compare(len(b.Bundles), len(a.Bundles)), cmp.Compare(a.StorePath, b.StorePath), cmp.Compare(a.Name, b.Name), cmp.Compare(a.Drv, b.Drv))

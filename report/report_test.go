@@ -3,11 +3,14 @@ package report
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/kettle-build/kettle/rebuild"
 )
 
 func hexOf(s string) string {
@@ -15,46 +18,47 @@ func hexOf(s string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// out makes an output result of the given status; a differing one has the
-// files given.
-func out(name, path string, st Status, files ...string) OutputResult {
-	o := OutputResult{Name: name, StorePath: path, Drv: strings.TrimSuffix(path, "-"+name) + ".drv", Status: string(st), AttestedSHA256: hexOf(path)}
+// out makes an output of the given status, as a rebuild reports it; a
+// differing one has the files given.
+func out(name, path string, st rebuild.Status, files ...string) rebuild.Output {
+	o := rebuild.Output{Name: name, StorePath: path, Drv: path + ".drv", Status: st, AttestedSHA256: hexOf(path), AttestedBy: "subject", Method: rebuild.MethodBuild}
 	switch st {
-	case Reproduced:
-		o.LocalSHA256 = o.AttestedSHA256
-	case Differs:
-		o.LocalSHA256 = hexOf(path + " rebuilt")
-		o.DifferingFiles = files
+	case rebuild.Reproduced:
+		o.LocalSHA256, o.LocalPath = o.AttestedSHA256, path
+	case rebuild.Differs:
+		o.LocalSHA256, o.LocalPath = hexOf(path+" rebuilt"), path
+		for _, f := range files {
+			o.DifferingFiles = append(o.DifferingFiles, rebuild.FileDiff{Path: f, Attested: &rebuild.Entry{Type: "regular", Size: 1, SHA256: hexOf(f)}, Local: &rebuild.Entry{Type: "regular", Size: 2, SHA256: hexOf(f + "'")}})
+		}
 		o.DifferingCount = len(files)
-	case NotBuilt:
-		o.Reason = "nix build failed"
+	case rebuild.NotBuilt:
+		o.Method, o.Reason = rebuild.MethodNone, "nix build failed"
+	case rebuild.NotAttested:
+		o.AttestedSHA256, o.AttestedBy, o.Reason = "", "", "no attested hash"
 	}
 	return o
 }
 
 // result makes a verified result of a bundle with the outputs given.
-func result(bundle, platform string, outs ...OutputResult) Result {
-	r := Result{
+func result(bundle, platform string, outs ...rebuild.Output) rebuild.Result {
+	r := rebuild.Result{
 		Bundle: bundle, ProvenanceSHA256: hexOf(bundle), Verified: true,
-		FlakeRef: "path:/src/hello?narHash=sha256-x", Attribute: "packages.x86_64-linux.default", System: "x86_64-linux",
-		Platform: platform, BuilderID: "https://kettle.example/builder/" + platform, Outputs: outs,
+		FlakeRef: "path:/src/hello?narHash=sha256-x", Attribute: "packages.x86_64-linux.default",
+		LockedRef: "path:/src/hello?narHash=sha256-x", Installable: "path:/src/hello?narHash=sha256-x#packages.x86_64-linux.default",
+		System: "x86_64-linux", Platform: platform, BuilderID: "https://kettle.example/builder/" + platform,
+		ManifestVersion: 2, Outputs: outs, OK: true,
 	}
 	for _, o := range outs {
-		switch Status(o.Status) {
-		case Reproduced:
-			r.Counts.Reproduced++
-		case Differs:
-			r.Counts.Differs++
-		case NotBuilt:
-			r.Counts.NotBuilt++
-		}
+		tally(&r.Counts, o.Status)
+		r.OK = r.OK && o.Status == rebuild.Reproduced
 	}
 	return r
 }
 
-func unverified(bundle, platform, reason string) Result {
+func unverified(bundle, platform, why string) rebuild.Result {
 	r := result(bundle, platform)
-	r.Verified, r.Reason = false, reason
+	r.Verified, r.NotVerifiedReason, r.OK = false, why, false
+	r.Error = "the bundle does not verify"
 	return r
 }
 
@@ -68,11 +72,11 @@ const (
 // the same output, one not built, one unverified.
 func sample() []Input {
 	return []Input{
-		{Result: result("b/tdx-2.tar", "tdx", out("out", helloPath, Differs, "bin/hello", "share/stamp"), out("doc", docPath, Reproduced))},
-		{Result: result("b/snp-1.tar", "sev-snp", out("out", helloPath, Reproduced), out("doc", docPath, Reproduced))},
-		{Result: result("b/snp-2.tar", "sev-snp", out("out", helloPath, Differs, "bin/hello", "lib/libx.so"))},
-		{Result: result("b/tdx-1.tar", "tdx", out("out", toolPath, Reproduced))},
-		{Result: result("b/snp-3.tar", "sev-snp", out("out", toolPath, NotBuilt))},
+		{Result: result("b/tdx-2.tar", "tdx", out("out", helloPath, rebuild.Differs, "bin/hello", "share/stamp"), out("doc", docPath, rebuild.Reproduced))},
+		{Result: result("b/snp-1.tar", "sev-snp", out("out", helloPath, rebuild.Reproduced), out("doc", docPath, rebuild.Reproduced))},
+		{Result: result("b/snp-2.tar", "sev-snp", out("out", helloPath, rebuild.Differs, "bin/hello", "lib/libx.so"))},
+		{Result: result("b/tdx-1.tar", "tdx", out("out", toolPath, rebuild.Reproduced))},
+		{Result: result("b/snp-3.tar", "sev-snp", out("out", toolPath, rebuild.NotBuilt))},
 		{Result: unverified("b/tdx-3.tar", "tdx", "binding: report_data does not bind provenance.json")},
 	}
 }
@@ -96,7 +100,7 @@ func TestBuild(t *testing.T) {
 		t.Errorf("platforms\n got %+v\nwant %+v", rep.Platforms, wantPlatforms)
 	}
 	wantDiff := []DifferingOutput{{
-		Name: "out", StorePath: helloPath, Drv: strings.TrimSuffix(helloPath, "-out") + ".drv",
+		Name: "out", StorePath: helloPath, Drv: helloPath + ".drv", TopLevel: true,
 		Bundles: []string{"b/snp-2.tar", "b/tdx-2.tar"}, Platforms: []string{"sev-snp", "tdx"},
 		DifferingFiles: []string{"bin/hello", "lib/libx.so", "share/stamp"}, DifferingCount: 3,
 	}}
@@ -141,7 +145,7 @@ func TestBuildOrderIndependent(t *testing.T) {
 }
 
 func TestBuildDuplicateBundle(t *testing.T) {
-	a := result("a.tar", "sev-snp", out("out", helloPath, Reproduced))
+	a := result("a.tar", "sev-snp", out("out", helloPath, rebuild.Reproduced))
 	b := a
 	b.Bundle = "copy-of-a.tar"
 	_, err := Build([]Input{{Result: a}, {Result: b}}, Options{})
@@ -153,14 +157,20 @@ func TestBuildDuplicateBundle(t *testing.T) {
 func TestBundleStatus(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		r    Result
+		r    rebuild.Result
 		want Status
 	}{
-		{"all reproduced", result("x", "p", out("out", helloPath, Reproduced), out("doc", docPath, Reproduced)), Reproduced},
-		{"one differs", result("x", "p", out("out", helloPath, Reproduced), out("doc", docPath, Differs)), Differs},
-		{"differs beats not built", result("x", "p", out("out", helloPath, NotBuilt), out("doc", docPath, Differs)), Differs},
-		{"one not built", result("x", "p", out("out", helloPath, Reproduced), out("doc", docPath, NotBuilt)), NotBuilt},
+		{"all reproduced", result("x", "p", out("out", helloPath, rebuild.Reproduced), out("doc", docPath, rebuild.Reproduced)), Reproduced},
+		{"one differs", result("x", "p", out("out", helloPath, rebuild.Reproduced), out("doc", docPath, rebuild.Differs)), Differs},
+		{"differs beats not built", result("x", "p", out("out", helloPath, rebuild.NotBuilt), out("doc", docPath, rebuild.Differs)), Differs},
+		{"one not built", result("x", "p", out("out", helloPath, rebuild.Reproduced), out("doc", docPath, rebuild.NotBuilt)), NotBuilt},
 		{"no outputs", result("x", "p"), NotBuilt},
+		{"not attested", result("x", "p", out("out", helloPath, rebuild.Reproduced), out("doc", docPath, rebuild.NotAttested)), NotBuilt},
+		{"rebuild stopped", func() rebuild.Result {
+			r := result("x", "p", out("out", helloPath, rebuild.Reproduced))
+			r.Error, r.OK = "--deep: manifest version 1 has no output leaves", false
+			return r
+		}(), NotBuilt},
 		{"unverified", unverified("x", "p", "chain: bad signature"), Unverified},
 	} {
 		if got := BundleStatus(tc.r); got != tc.want {
@@ -214,5 +224,43 @@ func TestSharedInputs(t *testing.T) {
 	}
 	if s := rep.SharedInputs; len(s.Leaves) != 2 || s.Total != 4 || s.Leaves[0].Kind != "src" {
 		t.Errorf("with Top 2: %+v, want the first 2 of 4", s)
+	}
+}
+
+// A deep rebuild adds the outputs of the derivations where
+// reproducibility is first lost to the differing outputs.
+func TestBuildDeep(t *testing.T) {
+	r := result("deep.tar", "tdx", out("out", helloPath, rebuild.Differs, "bin/hello"))
+	r.Deep = true
+	tool := out("out", toolPath, rebuild.Differs, "bin/tool")
+	r.Closure = &rebuild.Closure{
+		Derivations: []rebuild.Derivation{
+			{Drv: toolPath + ".drv", Status: rebuild.Differs, FirstDiffering: true, Outputs: []rebuild.Output{tool}},
+			{Drv: docPath + ".drv", Status: rebuild.Reproduced, Outputs: []rebuild.Output{out("out", docPath, rebuild.Reproduced)}},
+			{Drv: helloPath + ".drv", Status: rebuild.Differs, InputsNotReproduced: []string{toolPath + ".drv"}, Outputs: r.Outputs},
+		},
+		FirstDiffering: []string{toolPath + ".drv"},
+	}
+	other := result("top.tar", "tdx", out("out", toolPath, rebuild.Differs, "share/x"))
+	rep, err := Build([]Input{{Result: r}, {Result: other}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range rep.Differing {
+		got = append(got, fmt.Sprintf("%s top=%v first=%v %v %v", d.StorePath, d.TopLevel, d.FirstDiffering, d.Bundles, d.DifferingFiles))
+	}
+	want := []string{
+		toolPath + " top=true first=true [deep.tar top.tar] [bin/tool share/x]",
+		helloPath + " top=true first=false [deep.tar] [bin/hello]",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("differing outputs\n got %q\nwant %q", got, want)
+	}
+	if row := rep.Results[0]; !row.Deep || !slices.Equal(row.FirstDiffering, []string{toolPath + ".drv"}) {
+		t.Errorf("deep bundle row %+v", row)
+	}
+	if rep.Outputs.Differs != 2 {
+		t.Errorf("outputs %+v: want the top-level ones counted", rep.Outputs)
 	}
 }

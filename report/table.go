@@ -76,11 +76,14 @@ func totalsLine(c Counts, noun string) string {
 // not reproduce, and the first differing derivation of a deep rebuild.
 func bundleDetail(row BundleRow) string {
 	detail := row.Reason
-	if row.FirstDiffering != "" {
+	if len(row.FirstDiffering) > 0 {
 		if detail != "" {
 			detail += "; "
 		}
-		detail += "first differing derivation " + row.FirstDiffering
+		detail += "first differing: " + strings.Join(firstN(row.FirstDiffering, tableFiles), ", ")
+		if n := len(row.FirstDiffering) - tableFiles; n > 0 {
+			detail += fmt.Sprintf(" and %d more", n)
+		}
 	}
 	return detail
 }
@@ -92,9 +95,22 @@ func filesSummary(d DifferingOutput) string {
 	}
 	s := strconv.Itoa(d.DifferingCount)
 	if len(d.DifferingFiles) > 0 {
-		s += ": " + cleanList(d.DifferingFiles, tableFiles)
+		files := make([]string, len(d.DifferingFiles))
+		for i, f := range d.DifferingFiles {
+			files[i] = filePath(f)
+		}
+		s += ": " + cleanList(files, tableFiles)
 	}
 	return s
+}
+
+// filePath names a differing entry of an output: its path, or "(the
+// output itself)" for the root.
+func filePath(p string) string {
+	if p == "" {
+		return "(the output itself)"
+	}
+	return p
 }
 
 // cleanList joins the first n strings, cleaned, and says how many more there are.

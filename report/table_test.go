@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+
+	"github.com/kettle-build/kettle/rebuild"
 )
 
 func TestWriteTable(t *testing.T) {
@@ -42,9 +44,10 @@ func TestWriteTable(t *testing.T) {
 // Text from the results cannot write control sequences to the terminal
 // or add lines to the table.
 func TestWriteTableHostileText(t *testing.T) {
-	r := result("b/\x1b[2Jevil.tar", "sev\nsnp", out("out\tx", "/nix/store/00000000000000000000000000000000-x\r\nforged line", Differs, "bin/\x1b]0;title\x07"))
-	r.Reason = "\u202eright-to-left override"
-	r.Deep = &DeepResult{Derivations: 3, FirstDiffering: "/nix/store/x.drv\x00"}
+	r := result("b/\x1b[2Jevil.tar", "sev\nsnp", out("out\tx", "/nix/store/00000000000000000000000000000000-x\r\nforged line", rebuild.Differs, "bin/\x1b]0;title\x07"))
+	r.Error = "\u202eright-to-left override"
+	r.Deep = true
+	r.Closure = &rebuild.Closure{FirstDiffering: []string{"/nix/store/x.drv\x00"}}
 	rep, err := Build([]Input{{Result: r}}, Options{})
 	if err != nil {
 		t.Fatal(err)
