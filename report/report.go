@@ -176,11 +176,15 @@ type Options struct {
 
 // Build aggregates the results into a report. Two results of the same
 // bundle (the same provenance digest) are refused: counting a bundle twice
-// would skew every figure.
+// would skew every figure. (A rebuild that stopped before it read the
+// bundle has no digest, and is counted as it is.)
 func Build(inputs []Input, opts Options) (*Report, error) {
 	seen := make(map[string]string, len(inputs))
 	for _, in := range inputs {
 		r := in.Result
+		if r.ProvenanceSHA256 == "" {
+			continue
+		}
 		if prev, ok := seen[r.ProvenanceSHA256]; ok {
 			return nil, fmt.Errorf("%s and %s are the same bundle (provenance SHA-256 %s): give each bundle once", prev, r.Bundle, r.ProvenanceSHA256)
 		}

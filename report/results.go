@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,7 +17,8 @@ import (
 const MaxResultsFile = 64 << 20
 
 // ReadResults reads a file of saved `kettle rebuild --json` output: one
-// result object, or an array of them.
+// or more results, each a JSON object, one after the other (as repeated
+// runs append them) or in JSON arrays.
 func ReadResults(path string) ([]rebuild.Result, error) {
 	data, err := inputfile.Read(path, MaxResultsFile)
 	if err != nil {
@@ -46,14 +48,56 @@ func ReadResultsFrom(r io.Reader, name string) ([]rebuild.Result, error) {
 	return results, nil
 }
 
-// DecodeResults decodes saved results strictly: one JSON value (an object,
-// or a non-empty array of objects), no unknown or duplicate field, and
-// every result consistent with itself (see checkResult). Errors name the
-// field, as in "[1].outputs[0].status".
+// DecodeResults decodes saved results strictly: JSON values separated by
+// white space, each a result object or a non-empty array of them; no
+// unknown or duplicate field, and every result consistent with itself (see
+// checkResult). Errors name the field, as in "[1].outputs[0].status",
+// after "value N: " when there are several values.
 func DecodeResults(data []byte) ([]rebuild.Result, error) {
+	values, err := splitValues(data)
+	if err != nil {
+		return nil, err
+	}
 	var results []rebuild.Result
-	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) > 0 && t[0] == '[' {
-		if err := strictjson.Unmarshal(data, &results); err != nil {
+	for i, v := range values {
+		rs, err := decodeValue(v)
+		if err != nil {
+			if len(values) > 1 {
+				return nil, fmt.Errorf("value %d: %w", i+1, err)
+			}
+			return nil, err
+		}
+		results = append(results, rs...)
+	}
+	return results, nil
+}
+
+// splitValues cuts data into its top-level JSON values.
+func splitValues(data []byte) ([]json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var values []json.RawMessage
+	for {
+		var v json.RawMessage
+		err := dec.Decode(&v)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("value %d: not JSON: %w", len(values)+1, err)
+		}
+		values = append(values, v)
+	}
+	if len(values) == 0 {
+		return nil, errors.New("empty, want one or more results")
+	}
+	return values, nil
+}
+
+// decodeValue decodes one value: a result, or an array of results.
+func decodeValue(v json.RawMessage) ([]rebuild.Result, error) {
+	if v[0] == '[' {
+		var results []rebuild.Result
+		if err := strictjson.Unmarshal(v, &results); err != nil {
 			return nil, err
 		}
 		if len(results) == 0 {
@@ -67,7 +111,7 @@ func DecodeResults(data []byte) ([]rebuild.Result, error) {
 		return results, nil
 	}
 	var r rebuild.Result
-	if err := strictjson.Unmarshal(data, &r); err != nil {
+	if err := strictjson.Unmarshal(v, &r); err != nil {
 		return nil, err
 	}
 	if err := checkResult(&r); err != nil {
@@ -83,7 +127,12 @@ func checkResult(r *rebuild.Result) error {
 	if r.Bundle == "" {
 		return errors.New("bundle: empty, want the bundle's path")
 	}
-	if !isSHA256Hex(r.ProvenanceSHA256) {
+	switch {
+	case r.ProvenanceSHA256 == "" && r.Error == "":
+		return errors.New("provenanceSha256: empty, want 64 lower-case hex digits (only a rebuild that stopped may have none)")
+	case r.ProvenanceSHA256 == "" && len(r.Outputs) > 0:
+		return errors.New("provenanceSha256: empty for a rebuild that compared outputs")
+	case r.ProvenanceSHA256 != "" && !isSHA256Hex(r.ProvenanceSHA256):
 		return fmt.Errorf("provenanceSha256: %q, want 64 lower-case hex digits", r.ProvenanceSHA256)
 	}
 	if !r.Verified && r.NotVerifiedReason == "" {

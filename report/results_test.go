@@ -43,6 +43,16 @@ func TestDecodeResults(t *testing.T) {
 	if !reflect.DeepEqual(one, results[:1]) {
 		t.Errorf("one result does not read back: %+v", one)
 	}
+	// Results one after the other, as `kettle rebuild --json` appends
+	// them, and arrays among them.
+	stream := marshal(t, results[0]) + "\n" + marshal(t, results[1:3]) + marshal(t, results[3]) + "\n\n"
+	got, err = DecodeResults([]byte(stream))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, results[:4]) {
+		t.Errorf("a stream of results does not read back: %+v", got)
+	}
 }
 
 // edit returns a sample result's JSON with one change made to it.
@@ -62,14 +72,18 @@ func TestDecodeResultsBad(t *testing.T) {
 		{"a number", `42`, "cannot unmarshal number"},
 		{"empty array", `[]`, "an empty array"},
 		{"array of non-objects", `[1]`, "cannot unmarshal number"},
-		{"trailing data", edit(t, func(*rebuild.Result) {}) + `{}`, "trailing data"},
-		{"two results without an array", edit(t, func(*rebuild.Result) {}) + "\n" + edit(t, func(*rebuild.Result) {}), "trailing data"},
+		{"trailing data", edit(t, func(*rebuild.Result) {}) + `x`, "value 2: not JSON: invalid character 'x'"},
+		{"a bad second value", edit(t, func(*rebuild.Result) {}) + "\n" + `{"bundle":1}`, "value 2: json: cannot unmarshal number"},
+		{"a truncated value", edit(t, func(*rebuild.Result) {})[:40], "value 1: not JSON: unexpected EOF"},
+		{"white space only", " \n\t", "empty, want one or more results"},
 		{"duplicate key", `{"bundle":"a","bundle":"b"}`, "bundle: duplicate key"},
 		{"unknown field", strings.Replace(edit(t, func(*rebuild.Result) {}), `{`, `{"verdict":"ok",`, 1), `unknown field "verdict"`},
 		{"invalid UTF-8", "{\"bundle\":\"\xff\"}", "not valid UTF-8"},
 		{"deep nesting", strings.Repeat("[", 100) + strings.Repeat("]", 100), "nested deeper"},
 		{"wrong type", strings.Replace(edit(t, func(*rebuild.Result) {}), `"verified":true`, `"verified":"yes"`, 1), "cannot unmarshal string"},
 		{"no bundle", edit(t, func(r *rebuild.Result) { r.Bundle = "" }), "bundle: empty"},
+		{"no provenance digest", edit(t, func(r *rebuild.Result) { r.ProvenanceSHA256 = "" }), "provenanceSha256: empty, want 64"},
+		{"no provenance digest but outputs", edit(t, func(r *rebuild.Result) { r.ProvenanceSHA256, r.Error, r.OK = "", "stopped", false }), "provenanceSha256: empty for a rebuild that compared outputs"},
 		{"short provenance digest", edit(t, func(r *rebuild.Result) { r.ProvenanceSHA256 = "abcd" }), `provenanceSha256: "abcd"`},
 		{"upper-case provenance digest", edit(t, func(r *rebuild.Result) { r.ProvenanceSHA256 = strings.ToUpper(r.ProvenanceSHA256) }), "lower-case hex"},
 		{"unverified without reason", edit(t, func(r *rebuild.Result) { r.Verified = false; r.OK = false }), "notVerifiedReason: empty"},
