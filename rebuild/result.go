@@ -145,7 +145,8 @@ type Output struct {
 
 // FileDiff is one entry of the output tree in which the two trees differ.
 type FileDiff struct {
-	// Path is relative to the output's root, "/"-separated; "" is the root.
+	// Path is relative to the output's root, "/"-separated; "." is the
+	// root itself.
 	Path string `json:"path"`
 	// Attested and Local are the entry in each tree; nil where it is absent.
 	Attested *Entry `json:"attested"`

@@ -47,6 +47,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newAgentCommand(),
 		newImageCommand(),
 		newVMCommand(driver),
+		newRebuildCommand(driver),
 	)
 	usageArgs(root)
 	return root

@@ -3,18 +3,13 @@ package main
 import (
 	"context"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
-	"github.com/kettle-build/kettle/attest"
-	"github.com/kettle-build/kettle/cvm/image"
-	"github.com/kettle-build/kettle/internal/inputfile"
 	"github.com/kettle-build/kettle/nixinputs"
 	"github.com/kettle-build/kettle/verify"
 )
@@ -25,8 +20,8 @@ const maxPolicyFile = 1 << 20
 
 func newVerifyCommand() *cobra.Command {
 	var (
-		nonceHex, measurementHex, policyFile, collateralDir, imageDir string
-		useStore, deepHash, allowSim, allowUnattested, asJSON, strict bool
+		vf     verifyFlags
+		asJSON bool
 	)
 	cmd := &cobra.Command{
 		Use:   "verify BUNDLE",
@@ -48,56 +43,9 @@ format: its binding, its raw artifacts, its lock file and its input Merkle root;
 the fields of its provenance that in-toto refuses are warnings, failures with --strict.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := verify.Options{Bundle: args[0], AllowSimulated: allowSim, AllowUnattested: allowUnattested, Strict: strict, DeepHash: deepHash}
-			if deepHash && !useStore {
-				return usageError(errors.New("--deep-hash: only with --store (it re-hashes every output leaf's path in the local store)"))
-			}
-			if useStore {
-				opts.Store = storeHasher{}
-			}
-			if policyFile != "" {
-				data, err := inputfile.Read(policyFile, maxPolicyFile)
-				if err != nil {
-					return &exitError{2, fmt.Errorf("--policy: %w", err)}
-				}
-				if opts.Policy, err = attest.ParsePolicy(data); err != nil {
-					return &exitError{2, fmt.Errorf("--policy %s: %w", policyFile, err)}
-				}
-			}
-			if collateralDir != "" {
-				col, err := attest.ReadCollateralDir(collateralDir)
-				if err != nil {
-					return &exitError{2, fmt.Errorf("--collateral: %w", err)}
-				}
-				opts.Collateral = col
-			}
-			if nonceHex != "" {
-				n, err := parseNonce(nonceHex)
-				if err != nil {
-					return &exitError{2, err}
-				}
-				opts.Nonce = n
-			}
-			if imageDir == "" && opts.Policy != nil && opts.Policy.Image != "" {
-				// A policy names an image relative to its own file.
-				imageDir = opts.Policy.Image
-				if !filepath.IsAbs(imageDir) {
-					imageDir = filepath.Join(filepath.Dir(policyFile), imageDir)
-				}
-			}
-			if imageDir != "" {
-				m, err := image.ReadMeasurements(imageDir)
-				if err != nil {
-					return usageError(fmt.Errorf("--image: %w", err))
-				}
-				opts.Image = m
-			}
-			if measurementHex != "" {
-				b, err := parseHexN("measurement", measurementHex, 48)
-				if err != nil {
-					return &exitError{2, err}
-				}
-				opts.Measurement = b
+			opts, err := vf.options(args[0])
+			if err != nil {
+				return err
 			}
 			rep := verify.Verify(cmd.Context(), opts)
 			if asJSON {
@@ -117,18 +65,8 @@ the fields of its provenance that in-toto refuses are warnings, failures with --
 			return nil
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&nonceHex, "nonce", "", "expected nonce, hex: 32 bytes (report_data[32:64]) for Kettle's bundles, 16 for the foreign tool's (a UUID's dashes allowed)")
-	f.BoolVar(&strict, "strict", false, "fail on every warning (a foreign provenance field the in-toto library refuses, a file no subject names)")
-	f.StringVar(&measurementHex, "measurement", "", "expected launch measurement, hex (48 bytes)")
-	f.StringVar(&imageDir, "image", "", "a Kettle CVM image directory (or its measurement.json): the launch measurement must be one of its VM shapes'")
-	f.BoolVar(&useStore, "store", false, "re-hash the subjects from the local Nix store instead of artifacts/")
-	f.BoolVar(&deepHash, "deep-hash", false, "with --store: re-hash every output leaf of a version 2 manifest in the local store, not only the subjects")
-	f.BoolVar(&allowSim, "allow-simulated", false, "accept evidence signed by Kettle's TEST-ONLY key chains (sim-snp, sim-tdx)")
-	f.BoolVar(&allowUnattested, "allow-unattested", false, "accept a bundle built with --attest none (reported as UNATTESTED)")
-	f.StringVar(&policyFile, "policy", "", "verification policy file, JSON or YAML (minimum TCB/SVNs, allowed measurements, HOST_DATA/MRCONFIGID, VMPL)")
-	f.StringVar(&collateralDir, "collateral", "", "directory of collateral replacing the evidence's: crl.der (AMD), tcb_info.json, qe_identity.json, ... (Intel)")
-	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	vf.register(cmd.Flags())
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
 }
 
