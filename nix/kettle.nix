@@ -55,7 +55,7 @@ buildGoModule {
 
   # The NAR hash of `go mod vendor`'s output for src; tests/flake_test.go
   # keeps it true and prints the new value when go.mod or go.sum change.
-  vendorHash = "sha256-B98F9F6XLVqH0NKstBC34szAopScGFJgZKGJ787FBfo=";
+  vendorHash = "sha256-T53z6rUAKZv1lhnra1BalDcbHz6PYMrQm8kH8TpMFEg=";
 
   subPackages = [ "cmd/kettle" ];
 
