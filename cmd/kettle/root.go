@@ -48,6 +48,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newImageCommand(),
 		newVMCommand(driver),
 		newRebuildCommand(driver),
+		newReportCommand(driver),
 	)
 	usageArgs(root)
 	return root
