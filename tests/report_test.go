@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -85,6 +86,7 @@ func TestReport(t *testing.T) {
 
 	r := kettle(t, "report", "--allow-simulated", "--quiet", "--top", "0", "--json", "--html", page, hello, unrepro)
 	rep := decodeReport(t, r)
+	rebuilt := r.stdout
 	checkTwoBundleReport(t, rep, hello, unrepro)
 
 	// The page is there and says the same.
@@ -99,7 +101,7 @@ func TestReport(t *testing.T) {
 	}
 
 	// The table.
-	r = kettle(t, "report", "--allow-simulated", "--quiet", hello, unrepro)
+	r = kettle(t, "report", "--allow-simulated", "--quiet", "-j", "2", hello, unrepro)
 	if r.code != 0 {
 		t.Fatalf("kettle report: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -127,6 +129,20 @@ func TestReport(t *testing.T) {
 		r := kettle(t, "report", "--results", file, "--top", "0", "--json")
 		again := decodeReport(t, r)
 		checkTwoBundleReport(t, again, hello, unrepro)
+		if r.stdout != rebuilt {
+			t.Errorf("the report of saved results differs from the report that rebuilt:\n%s\n%s", r.stdout, rebuilt)
+		}
+
+		// The same from standard input.
+		cmd := exec.Command(e2e.kettle, "report", "--results", "-", "--top", "0", "--json")
+		cmd.Stdin = bytes.NewReader(saved.Bytes())
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("kettle report --results -: %v", err)
+		}
+		if string(out) != r.stdout {
+			t.Errorf("the report of the results on standard input differs from that of the file:\n%s\n%s", out, r.stdout)
+		}
 
 		// A results file of another bundle's result is refused for the
 		// shared inputs: the bundle at that path is not the one rebuilt.
@@ -264,4 +280,55 @@ func logOf(t *testing.T, bundles ...string) (dir, vkeyFile string) {
 		t.Fatal(err)
 	}
 	return dir, vkeyFile
+}
+
+// TestReportBadInput: usage errors exit 2, input that cannot be read 1,
+// each with a message that names the flag or file.
+func TestReportBadInput(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`{"bundle": 1}`), 0o644)
+	empty := filepath.Join(dir, "empty.json")
+	os.WriteFile(empty, nil, 0o644)
+	_, vkey, err := tlog.GenerateKey("example.org/kettle-e2e-log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"nothing to report on", nil, 2, "give bundles, --results files or --log DIR"},
+		{"bundles and results", []string{"--results", bad, "a.tar"}, 2, "exactly one of them"},
+		{"log and results", []string{"--results", bad, "--log", dir, "--log-key", bad}, 2, "exactly one of them"},
+		{"log without key", []string{"--log", dir}, 2, "--log and --log-key go together"},
+		{"key without log", []string{"--log-key", bad, "a.tar"}, 2, "--log and --log-key go together"},
+		{"negative top", []string{"--top", "-1", "a.tar"}, 2, "--top -1"},
+		{"rebuild flag with results", []string{"--results", bad, "--deep"}, 2, "--deep: only when rebuilding"},
+		{"verify flag with results", []string{"--results", bad, "--allow-simulated"}, 2, "--allow-simulated: only when rebuilding"},
+		{"nonce", []string{"--nonce", testNonce, "a.tar"}, 2, "--nonce: each bundle binds its own nonce"},
+		{"jobs out of range", []string{"-j", "-1", "a.tar"}, 2, "--jobs -1"},
+		{"bad max-files", []string{"--max-files", "-1", "a.tar"}, 2, "--max-files -1"},
+		{"unknown flag", []string{"--frobnicate", "a.tar"}, 2, "unknown flag"},
+		{"missing results file", []string{"--results", filepath.Join(dir, "missing.json")}, 1, "missing.json"},
+		{"results file is a directory", []string{"--results", dir}, 1, "not a regular file"},
+		{"results file is a device", []string{"--results", "/dev/zero"}, 1, "/dev/zero: a character device"},
+		{"bad results", []string{"--results", bad}, 1, bad + ": json: cannot unmarshal number"},
+		{"empty results", []string{"--results", empty}, 1, "empty, want one or more results"},
+		{"standard input twice", []string{"--results", "-", "--results", "-"}, 2, "standard input given twice"},
+		{"bad key", []string{"--log", dir, "--log-key", "not a key"}, 2, "--log-key"},
+		{"not a log", []string{"--log", dir, "--log-key", vkey}, 1, "log " + dir},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := kettle(t, append([]string{"report"}, tc.args...)...)
+			if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("kettle report %v: exit %d, want %d with %q\n%s", tc.args, r.code, tc.code, tc.want, r.stderr)
+			}
+			if r.stdout != "" {
+				t.Errorf("a failed report printed to stdout:\n%s", r.stdout)
+			}
+		})
+	}
 }

@@ -158,18 +158,22 @@ whatever it says; 1 when a bundle, log or results file cannot be read.`,
 	return cmd
 }
 
-// readResults reads every --results file, "-" being standard input (once).
+// readResults reads every --results file, "-" being standard input.
 func readResults(cmd *cobra.Command, files []string) ([]rebuild.Result, error) {
+	stdin := 0
+	for _, name := range files {
+		if name == "-" {
+			stdin++
+		}
+	}
+	if stdin > 1 {
+		return nil, usageError(errors.New("--results -: standard input given twice"))
+	}
 	var all []rebuild.Result
-	stdin := false
 	for _, name := range files {
 		var rs []rebuild.Result
 		var err error
 		if name == "-" {
-			if stdin {
-				return nil, usageError(errors.New("--results -: standard input given twice"))
-			}
-			stdin = true
 			rs, err = report.ReadResultsFrom(cmd.InOrStdin(), "standard input")
 		} else {
 			rs, err = report.ReadResults(name)
