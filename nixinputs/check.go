@@ -162,14 +162,24 @@ var checkMismatchRe = regexp.MustCompile(`output '([^']+)' differs(?: from '([^'
 // keptBuildDirRe matches Nix's note on a kept build directory.
 var keptBuildDirRe = regexp.MustCompile(`keeping build directory '([^']+)'`)
 
-// parseCheckMismatch reads the outputs that differ from Nix's error text.
+// parseCheckMismatch reads the outputs that differ from Nix's error text:
+// from the last line that starts with "error:" on, since a builder's log,
+// which comes before it, may print anything. A kept path is always the
+// output's path with ".check" appended; a line naming another is not
+// Nix's.
 func parseCheckMismatch(stderr string) *CheckResult {
 	stderr = ansiRe.ReplaceAllString(stderr, "")
 	res := &CheckResult{Differs: map[string]string{}}
-	for _, m := range checkMismatchRe.FindAllStringSubmatch(stderr, -1) {
-		res.Differs[m[1]] = m[2]
+	msg := ""
+	if i := strings.LastIndex("\n"+stderr, "\nerror:"); i >= 0 {
+		msg = stderr[i:]
 	}
-	res.Listed = strings.Contains(stderr, "may not be deterministic: outputs differ")
+	for _, m := range checkMismatchRe.FindAllStringSubmatch(msg, -1) {
+		if m[2] == "" || m[2] == m[1]+".check" {
+			res.Differs[m[1]] = m[2]
+		}
+	}
+	res.Listed = strings.Contains(msg, "may not be deterministic: outputs differ")
 	if m := keptBuildDirRe.FindAllStringSubmatch(stderr, -1); len(m) > 0 {
 		res.KeptBuildDir = m[len(m)-1][1]
 	}

@@ -51,14 +51,17 @@ func (d *diffoscope) compare(ctx context.Context, attested, local, text, html st
 	tmpText, tmpHTML := text+".tmp", html+".tmp"
 	defer os.Remove(tmpText)
 	defer os.Remove(tmpHTML)
-	// diffoscope's own timeout is best-effort; the context's is not.
+	// diffoscope's own timeout is best-effort; the context's is not. The
+	// metadata of files (modes, times) is left out: an unpacked artifact's
+	// is not the store's, and the listing has the executable bits, which
+	// is all a NAR records.
 	args := []string{
 		"--no-progress",
 		"--text", tmpText, "--html", tmpHTML,
 		"--max-text-report-size", strconv.Itoa(maxReportSize),
 		"--max-report-size", strconv.Itoa(maxReportSize),
-		"--timeout", strconv.Itoa(int(d.timeout / time.Second)),
-		"--exclude-directory-metadata", "no",
+		"--timeout", strconv.Itoa(max(1, int(d.timeout/time.Second))),
+		"--exclude-directory-metadata", "yes",
 		attested, local,
 	}
 	cmd := exec.CommandContext(ctx, d.bin, args...)

@@ -24,20 +24,31 @@ const (
 // errStopped is what the NAR's reader returns once walkNAR has stopped.
 var errStopped = errors.New("stopped reading the NAR")
 
-// stoppable is a reader that fails with errStopped once stop is called.
-// go-nix's nar.Reader parses in a goroutine that waits for its consumer; a
-// consumer that stops early makes that goroutine fail on its next read,
-// and Next then collects its error, so that it ends.
-type stoppable struct {
+// narSource is the reader go-nix's nar.Reader parses from.
+//
+// A NAR ends with the root node's ")": the parser never reads past it, so
+// an end of input it meets is always a truncated NAR. go-nix reports an
+// end that falls between two tokens as io.EOF, which its Next passes on as
+// the NAR's regular end; narSource reports it as io.ErrUnexpectedEOF.
+//
+// go-nix parses in a goroutine that waits for its consumer. Once stopped
+// is set, reads fail with errStopped: a consumer that stops early makes
+// the goroutine fail on its next read, and Next then collects its error,
+// so that it ends.
+type narSource struct {
 	r       io.Reader
 	stopped atomic.Bool
 }
 
-func (s *stoppable) Read(p []byte) (int, error) {
+func (s *narSource) Read(p []byte) (int, error) {
 	if s.stopped.Load() {
 		return 0, errStopped
 	}
-	return s.r.Read(p)
+	n, err := s.r.Read(p)
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
 }
 
 // narVisitor is called for each entry of a NAR, in NAR order. name is the
@@ -52,7 +63,7 @@ type narVisitor func(name string, h *nar.Header, body io.Reader) error
 // within maxNARPath bytes, and there are at most maxNAREntries; nothing may
 // follow the root node.
 func walkNAR(r io.Reader, visit narVisitor) (err error) {
-	src := &stoppable{r: r}
+	src := &narSource{r: r}
 	nr, err := nar.NewReader(src)
 	if err != nil {
 		return fmt.Errorf("not a NAR: %w", err)
@@ -72,6 +83,10 @@ func walkNAR(r io.Reader, visit narVisitor) (err error) {
 	prev := ""
 	for n := 0; ; n++ {
 		h, err := nr.Next()
+		if err == io.EOF && n == 0 {
+			// go-nix takes "( type ) )" for a node of no type.
+			return errors.New("reading the NAR: no root node")
+		}
 		if err == io.EOF {
 			break
 		}
@@ -97,7 +112,7 @@ func walkNAR(r io.Reader, visit narVisitor) (err error) {
 		}
 	}
 	var b [1]byte
-	switch k, err := io.ReadFull(src, b[:]); {
+	switch k, err := io.ReadFull(r, b[:]); {
 	case k > 0:
 		return errors.New("the NAR is followed by other data")
 	case err != io.EOF:

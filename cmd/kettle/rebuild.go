@@ -107,6 +107,11 @@ func printRebuild(w io.Writer, r *rebuild.Result) {
 		verdict = "NOT VERIFIED: " + r.NotVerifiedReason
 	}
 	fmt.Fprintf(w, "bundle        %s\n", r.Bundle)
+	if r.Verification != nil {
+		for _, n := range r.Verification.NotChecked {
+			fmt.Fprintf(w, "not checked   %s\n", n)
+		}
+	}
 	fmt.Fprintf(w, "verification  %s\n", verdict)
 	if r.Installable != "" {
 		fmt.Fprintf(w, "installable   %s\n", r.Installable)
@@ -179,7 +184,10 @@ func printOutputs(w io.Writer, outs []rebuild.Output) {
 	for _, o := range outs {
 		detail := o.Reason
 		if o.Status == rebuild.Differs && o.DifferingCount > 0 {
-			detail = fmt.Sprintf("%d entries differ", o.DifferingCount)
+			detail = fmt.Sprintf("%d differing entries", o.DifferingCount)
+			if o.DifferingCount == 1 {
+				detail = "1 differing entry"
+			}
 		}
 		if o.NotVerified != "" {
 			detail = strings.TrimSpace(detail + "  [" + o.NotVerified + "]")
