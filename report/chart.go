@@ -95,10 +95,10 @@ func (r *Report) Chart() Chart {
 			c.Bars = append(c.Bars, Bar{
 				X: x, Y: c.Baseline - h, W: chartBarWidth, H: h,
 				Platform: p.Platform, Status: s, Count: n,
-				Title:  fmt.Sprintf("%s: %d %s %s", p.Platform, n, plural(n, "bundle"), s.Label()),
+				Title:  barTitle(p.Platform, n, s),
 				LabelX: x + chartBarWidth/2, LabelY: c.Baseline - h - 4,
 			})
-			parts = append(parts, fmt.Sprintf("%d %s", n, s.Label()))
+			parts = append(parts, s.Count(n))
 		}
 		c.Groups = append(c.Groups, GroupLabel{
 			X: x0 + groupWidth/2, Y: c.Baseline + 18,
@@ -131,6 +131,13 @@ func axis(platforms []PlatformRow) (top, step int) {
 	}
 	step = (most + chartTicks - 1) / chartTicks
 	return step * ((most + step - 1) / step), step
+}
+
+// barTitle is "sev-snp: 1 bundle differs", "tdx: 2 bundles reproduced".
+func barTitle(platform string, n int, s Status) string {
+	count := s.Count(n)
+	num, what, _ := strings.Cut(count, " ")
+	return fmt.Sprintf("%s: %s %s %s", platform, num, plural(n, "bundle"), what)
 }
 
 func plural(n int, noun string) string {

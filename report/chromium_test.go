@@ -117,7 +117,7 @@ func TestHTMLInChromium(t *testing.T) {
 	if got := dom.byID(t, "chart-title").textContent(); got != "Bundles by builder platform and outcome" {
 		t.Errorf("chart title %q", got)
 	}
-	if got := dom.byID(t, "chart-desc").textContent(); !strings.Contains(got, "sev-snp: 2 reproduced, 2 differ, 1 not built, 0 unverified; tdx: 1 reproduced, 1 differ, 0 not built, 1 unverified") {
+	if got := dom.byID(t, "chart-desc").textContent(); !strings.Contains(got, "sev-snp: 2 reproduced, 2 differ, 1 not built, 0 unverified; tdx: 1 reproduced, 1 differs, 0 not built, 1 unverified") {
 		t.Errorf("chart description %q does not give every count", got)
 	}
 	var bars []string
@@ -135,7 +135,7 @@ func TestHTMLInChromium(t *testing.T) {
 		"sev-snp not-built 1 100|sev-snp: 1 bundle not built",
 		"sev-snp unverified 0 0|sev-snp: 0 bundles unverified",
 		"tdx reproduced 1 100|tdx: 1 bundle reproduced",
-		"tdx differs 1 100|tdx: 1 bundle differ",
+		"tdx differs 1 100|tdx: 1 bundle differs",
 		"tdx not-built 0 0|tdx: 0 bundles not built",
 		"tdx unverified 1 100|tdx: 1 bundle unverified",
 	}

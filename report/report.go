@@ -32,17 +32,21 @@ const (
 // statuses lists the outcomes in the order every view shows them.
 func statuses() []Status { return []Status{Reproduced, Differs, NotBuilt, Unverified} }
 
-// Label is the status as the table and the page write it.
+// Label is the status of one bundle or output as the table and the page
+// write it.
 func (s Status) Label() string {
-	switch s {
-	case Reproduced:
-		return "reproduced"
-	case Differs:
-		return "differ"
-	case NotBuilt:
+	if s == NotBuilt {
 		return "not built"
 	}
 	return string(s)
+}
+
+// Count writes n of the status: "1 differs", "2 differ", "0 not built".
+func (s Status) Count(n int) string {
+	if s == Differs && n != 1 {
+		return fmt.Sprintf("%d differ", n)
+	}
+	return fmt.Sprintf("%d %s", n, s.Label())
 }
 
 // Counts counts bundles, or outputs, by outcome. Every bundle or output is

@@ -64,7 +64,7 @@ func WriteTable(w io.Writer, r *Report) error {
 func totalsLine(c Counts, noun string) string {
 	parts := make([]string, 0, 4)
 	for _, s := range statuses() {
-		parts = append(parts, fmt.Sprintf("%d %s", c.Of(s), s.Label()))
+		parts = append(parts, s.Count(c.Of(s)))
 	}
 	if c.Total() != 1 {
 		noun += "s"

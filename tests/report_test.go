@@ -94,7 +94,7 @@ func TestReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"2 bundles: 1 reproduced, 1 differ, 0 not built, 0 unverified", `data-platform="sim-snp"`, `data-platform="sim-tdx"`, "share/stamp.txt"} {
+	for _, want := range []string{"2 bundles: 1 reproduced, 1 differs, 0 not built, 0 unverified", `data-platform="sim-snp"`, `data-platform="sim-tdx"`, "share/stamp.txt"} {
 		if !bytes.Contains(data, []byte(want)) {
 			t.Errorf("the page lacks %q", want)
 		}
@@ -105,7 +105,7 @@ func TestReport(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("kettle report: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	for _, want := range []string{"2 bundles: 1 reproduced, 1 differ, 0 not built, 0 unverified\n", "\nsim-snp ", "\nsim-tdx ", "share/stamp.txt"} {
+	for _, want := range []string{"2 bundles: 1 reproduced, 1 differs, 0 not built, 0 unverified\n", "\nsim-snp ", "\nsim-tdx ", "share/stamp.txt"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("the table lacks %q:\n%s", want, r.stdout)
 		}
