@@ -51,6 +51,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newCacheCommand(driver),
 		newLogCommand(),
 		newRebuildCommand(driver),
+		newReportCommand(driver),
 	)
 	usageArgs(root)
 	return root
