@@ -109,7 +109,7 @@ whatever it says; 1 when a bundle, log or results file cannot be read.`,
 						return err
 					}
 				}
-				vopts, err := vf.options("")
+				vopts, err := vf.options()
 				if err != nil {
 					return err
 				}
