@@ -48,8 +48,11 @@ func Init(ctx context.Context, dir string, key *SigningKey) error {
 		os.RemoveAll(tmp)
 		return err
 	}
-	if err := renameNoReplace(tmp, dir); err != nil {
+	if err := atomicfile.RenameNoReplace(tmp, dir); err != nil {
 		os.RemoveAll(tmp)
+		if errors.Is(err, atomicfile.ErrExists) {
+			return fmt.Errorf("log %s: %s appeared while the log was being made", dir, dir)
+		}
 		return fmt.Errorf("log %s: %w", dir, err)
 	}
 	return nil
