@@ -23,10 +23,14 @@ const (
 	dirState = ".state"
 )
 
-// stateFiles are the files tessera's POSIX driver keeps in .state/.
-var stateFiles = map[string]bool{
-	"version": true, "treeState": true, "treeState.lock": true,
-	"publish.lock": true, "gcState": true, "gcState.lock": true,
+// isStateFile reports whether name is one of the files tessera's POSIX
+// driver keeps in .state/.
+func isStateFile(name string) bool {
+	switch name {
+	case "version", "treeState", "treeState.lock", "publish.lock", "gcState", "gcState.lock":
+		return true
+	}
+	return false
 }
 
 // fileKind is what a path in a log directory is.
@@ -76,7 +80,7 @@ func classify(rel string, isDir bool) (logPath, error) {
 		return logPath{kind: kindLock}, nil
 	}
 	if name, ok := strings.CutPrefix(rel, dirState+"/"); ok {
-		if stateFiles[name] {
+		if isStateFile(name) {
 			return logPath{kind: kindState}, nil
 		}
 		return logPath{}, errUnknown(rel)
