@@ -40,6 +40,8 @@ deps:
 	[ -e /usr/share/ovmf/OVMF.fd ] || missing="$$missing ovmf"; \
 	ls /boot/vmlinuz-*[0-9]-amd64 >/dev/null 2>&1 || missing="$$missing linux-image-amd64"; \
 	command -v pesign >/dev/null 2>&1 || missing="$$missing pesign"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v diffoscope >/dev/null 2>&1 || missing="$$missing diffoscope-minimal"; \
 	if [ -n "$$missing" ]; then \
 	  sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
 	  echo "installing$$missing"; \

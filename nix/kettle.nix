@@ -14,7 +14,7 @@ let
 
   # The Go sources and nothing else, so that editing docs, tests, examples or
   # Nix files (or building into bin/) leaves the derivation unchanged: go.mod, go.sum, the non-test
-  # .go files and the files they embed (//go:embed *.pem). Test data, the
+  # .go files and the files they embed (//go:embed *.pem, *.tmpl). Test data, the
   # end-to-end tests and the examples (one has its own module) are left out.
   # vendorHash is computed over this tree: `go mod vendor` sees only it.
   keep =
@@ -41,7 +41,8 @@ let
       rel == "go.mod"
       || rel == "go.sum"
       || (lib.hasSuffix ".go" name && !lib.hasSuffix "_test.go" name)
-      || lib.hasSuffix ".pem" name;
+      || lib.hasSuffix ".pem" name
+      || lib.hasSuffix ".tmpl" name;
 in
 buildGoModule {
   pname = "kettle";
@@ -55,7 +56,7 @@ buildGoModule {
 
   # The NAR hash of `go mod vendor`'s output for src; tests/flake_test.go
   # keeps it true and prints the new value when go.mod or go.sum change.
-  vendorHash = "sha256-Jcxz/wG6ZemyjhARHwzs46WDZtbcd5c28/gvj5jRnAY=";
+  vendorHash = "sha256-7gXyb41w24mJnXECvy6znViUhpCY2ekAiIQ92njTMII=";
 
   subPackages = [ "cmd/kettle" ];
 

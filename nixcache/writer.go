@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/kettle-build/kettle/internal/atomicfile"
 	"github.com/kettle-build/kettle/internal/inputfile"
 	"github.com/kettle-build/kettle/internal/nixstore"
 	"github.com/kettle-build/kettle/nixinputs"
@@ -190,7 +191,9 @@ func (w *Writer) Commit() error {
 		if err := os.Chmod(w.root, 0o755); err != nil {
 			return err
 		}
-		if err := renameNoReplace(w.root, w.dir); err != nil {
+		if err := atomicfile.RenameNoReplace(w.root, w.dir); errors.Is(err, atomicfile.ErrExists) {
+			return fmt.Errorf("cache %s: %s appeared while the cache was being written", w.dir, w.dir)
+		} else if err != nil {
 			return fmt.Errorf("cache %s: %w", w.dir, err)
 		}
 	}
@@ -618,13 +621,4 @@ func Export(ctx context.Context, d *nixinputs.Driver, w *Writer, paths ...string
 		out = append(out, n)
 	}
 	return out, nil
-}
-
-// renameChecked renames from to to after checking that to does not exist:
-// the fallback of renameNoReplace, with a window between check and rename.
-func renameChecked(from, to string) error {
-	if _, err := os.Lstat(to); err == nil {
-		return fmt.Errorf("%s appeared while the cache was being written", to)
-	}
-	return os.Rename(from, to)
 }

@@ -1,6 +1,7 @@
 // Package nixinputs reads Nix: flake references, flake.lock files, the nix
-// command-line driver (flake metadata, build, path-info), the .drv closure
-// walk, NAR serialisation and hashing, and store path information.
+// command-line driver (flake metadata, build, path-info, and nix-store's
+// realise and check-mode rebuilds), the .drv closure walk, NAR
+// serialisation and hashing, and store path information.
 //
 // Everything Kettle records about a build's inputs comes from here. The
 // package parses untrusted input (flake.lock, .drv files, Nix's JSON output)

@@ -34,13 +34,18 @@ type Driver struct {
 // NixError is returned when nix exits unsuccessfully or cannot be started.
 // Its message carries Nix's own error text, collapsed onto one line.
 type NixError struct {
+	Tool   string   // the program run: "" for nix, else its name (nix-store)
 	Args   []string // arguments nix was run with
 	Err    error    // from os/exec: the exit status, or why nix did not start
 	Stderr string   // the last part of nix's standard error
 }
 
 func (e *NixError) Error() string {
-	cmd := "nix " + strings.Join(e.Args, " ")
+	tool := e.Tool
+	if tool == "" {
+		tool = "nix"
+	}
+	cmd := tool + " " + strings.Join(e.Args, " ")
 	if errors.Is(e.Err, exec.ErrNotFound) {
 		return fmt.Sprintf("%s: nix is not installed or not on PATH: %v", cmd, e.Err)
 	}
@@ -186,9 +191,14 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 // whatever is left of its group once it has exited is killed too. Nothing
 // nix started in its group thus outlives the call.
 func (d *Driver) run(ctx context.Context, args ...string) ([]byte, error) {
+	return d.runTool(ctx, "", d.bin(), args)
+}
+
+// runTool is run for the program bin, named tool in errors ("" for nix).
+func (d *Driver) runTool(ctx context.Context, tool, bin string, args []string) ([]byte, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, d.bin(), append(featureArgs(), args...)...)
+	cmd := exec.CommandContext(ctx, bin, append(featureArgs(), args...)...)
 	cmd.Env = append(os.Environ(), d.Env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
@@ -211,12 +221,12 @@ func (d *Driver) run(ctx context.Context, args ...string) ([]byte, error) {
 	}
 	switch {
 	case stdout.exceeded:
-		return nil, &NixError{Args: args, Err: fmt.Errorf("standard output larger than the limit of %d bytes", maxNixOutput)}
+		return nil, &NixError{Tool: tool, Args: args, Err: fmt.Errorf("standard output larger than the limit of %d bytes", maxNixOutput)}
 	case err != nil:
 		if ctx.Err() != nil {
 			err = fmt.Errorf("%w (%w)", ctx.Err(), err)
 		}
-		return nil, &NixError{Args: args, Err: err, Stderr: tail.String()}
+		return nil, &NixError{Tool: tool, Args: args, Err: err, Stderr: tail.String()}
 	}
 	return stdout.buf, nil
 }

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kettle-build/kettle/internal/atomicfile"
 	"github.com/kettle-build/kettle/internal/nixstore"
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
@@ -254,7 +255,7 @@ func (w *BundleWriter) commitDir() error {
 	if err := syncDir(w.tmp); err != nil {
 		return err
 	}
-	if err := renameNoReplace(w.tmp, w.dest); err != nil {
+	if err := w.place(w.tmp); err != nil {
 		return err
 	}
 	return syncDir(filepath.Dir(w.dest))
@@ -304,7 +305,7 @@ func (w *BundleWriter) commitTar() (err error) {
 	if err != nil {
 		return err
 	}
-	if err := renameNoReplace(archive, w.dest); err != nil {
+	if err := w.place(archive); err != nil {
 		return err
 	}
 	if err := syncDir(filepath.Dir(w.dest)); err != nil {
@@ -389,23 +390,12 @@ func syncDir(dir string) error {
 	return err
 }
 
-// renameByLink moves a file to a name that must not exist yet: link(2)
-// refuses an existing name, which rename(2) would replace. Where links do
-// not work it falls back to a check before the rename.
-func renameByLink(from, to string) error {
-	fi, err := os.Lstat(from)
-	if err != nil {
-		return err
+// place renames the finished bundle (a directory or a tar file) to its
+// destination, which must not have appeared meanwhile.
+func (w *BundleWriter) place(from string) error {
+	err := atomicfile.RenameNoReplace(from, w.dest)
+	if errors.Is(err, atomicfile.ErrExists) {
+		return fmt.Errorf("%s appeared while the bundle was being written", w.dest)
 	}
-	if fi.Mode().IsRegular() {
-		if err := os.Link(from, to); err == nil {
-			return os.Remove(from)
-		} else if errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("%s appeared while the bundle was being written", to)
-		}
-	}
-	if _, err := os.Lstat(to); err == nil {
-		return fmt.Errorf("%s appeared while the bundle was being written", to)
-	}
-	return os.Rename(from, to)
+	return err
 }

@@ -49,6 +49,9 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newImageCommand(),
 		newVMCommand(driver),
 		newCacheCommand(driver),
+		newLogCommand(),
+		newRebuildCommand(driver),
+		newReportCommand(driver),
 	)
 	usageArgs(root)
 	return root

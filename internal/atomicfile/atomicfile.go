@@ -1,5 +1,7 @@
 // Package atomicfile writes a file so that its path never holds a partial
-// one: the bytes go to a temporary sibling, which is renamed into place.
+// one: the bytes go to a temporary sibling, which is renamed into place. Its
+// RenameNoReplace puts what a writer prepared under a temporary name in
+// place without replacing anything.
 package atomicfile
 
 import (

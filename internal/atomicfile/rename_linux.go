@@ -1,6 +1,6 @@
 //go:build linux
 
-package provenance
+package atomicfile
 
 import (
 	"errors"
@@ -10,18 +10,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// renameNoReplace renames from to to atomically, failing if to exists
-// (renameat2 with RENAME_NOREPLACE). File systems without that flag get the
-// portable fallback.
 func renameNoReplace(from, to string) error {
 	err := unix.Renameat2(unix.AT_FDCWD, from, unix.AT_FDCWD, to, unix.RENAME_NOREPLACE)
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, unix.EEXIST), errors.Is(err, unix.ENOTEMPTY):
-		return fmt.Errorf("%s appeared while the bundle was being written", to)
+		return fmt.Errorf("%s: %w", to, ErrExists)
 	case errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOSYS), errors.Is(err, unix.EPERM):
-		return renameByLink(from, to)
+		return renamePortable(from, to)
 	}
 	return &os.LinkError{Op: "rename", Old: from, New: to, Err: err}
 }

@@ -1,6 +1,0 @@
-//go:build !linux
-
-package nixcache
-
-// renameNoReplace renames the directory from to to, failing if to exists.
-func renameNoReplace(from, to string) error { return renameChecked(from, to) }
