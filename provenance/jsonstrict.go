@@ -15,7 +15,7 @@ import (
 	"github.com/kettle-build/kettle/internal/strictjson"
 )
 
-// The decoders of this package read JSON in one pass: strictjson.Parse
+// The decoders of this package parse a document once: strictjson.Parse
 // insists on valid UTF-8, no duplicate keys at any depth, bounded nesting
 // and nothing after the value, and returns the document's tree, which must
 // be an object. jsonObject walks the tree with exact, case-sensitive keys
@@ -148,12 +148,6 @@ func (o *jsonObject) get(key string) (v strictjson.Value, ok bool) {
 	}
 	o.markUsed(i)
 	return o.v.Elem(i), true
-}
-
-// has reports whether the object holds key, and marks it known.
-func (o *jsonObject) has(key string) bool {
-	_, ok := o.get(key)
-	return ok
 }
 
 func (o *jsonObject) require(key string) (strictjson.Value, error) {

@@ -6,7 +6,7 @@
 // the first value, so two readers of the same bytes could disagree about
 // what they say. Check refuses such documents, and bounds their nesting so
 // that the readers that walk them recursively are bounded too. Parse makes
-// the same checks in the same pass as it builds the document's tree.
+// the same checks and returns the document's tree.
 package strictjson
 
 import (
