@@ -178,13 +178,7 @@ func rootOf(leaves []string) [32]byte {
 }
 
 func leafHashes(leaves []string) [][32]byte {
-	hashes := make([][32]byte, len(leaves))
-	var buf []byte // one copy of each leaf, not one allocation
-	for i, l := range leaves {
-		buf = append(buf[:0], l...)
-		hashes[i] = merkle.HashLeaf(buf)
-	}
-	return hashes
+	return merkle.LeafHashes(leaves)
 }
 
 // Marshal returns manifest.json: deterministic, indented JSON ending in a

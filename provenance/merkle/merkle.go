@@ -20,6 +20,8 @@ package merkle
 import (
 	"crypto/sha256"
 	"math/bits"
+	"runtime"
+	"sync"
 )
 
 // HashSize is the size in bytes of every hash in the tree.
@@ -41,6 +43,39 @@ func HashLeaf(data []byte) [32]byte {
 	return out
 }
 
+// LeafHashes returns HashLeaf of every leaf, in order. A long list is hashed
+// on up to GOMAXPROCS goroutines, each reusing one buffer, so that a manifest
+// of tens of thousands of leaves costs what its bytes cost to hash.
+func LeafHashes[L ~string | ~[]byte](leaves []L) [][32]byte {
+	hashes := make([][32]byte, len(leaves))
+	const perWorker = 2048 // below this, starting a goroutine costs more than it saves
+	workers := min(runtime.GOMAXPROCS(0), (len(leaves)+perWorker-1)/perWorker)
+	if workers <= 1 {
+		hashLeavesInto(hashes, leaves)
+		return hashes
+	}
+	var wg sync.WaitGroup
+	chunk := (len(leaves) + workers - 1) / workers
+	for start := 0; start < len(leaves); start += chunk {
+		end := min(start+chunk, len(leaves))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			hashLeavesInto(hashes[start:end], leaves[start:end])
+		}()
+	}
+	wg.Wait()
+	return hashes
+}
+
+func hashLeavesInto[L ~string | ~[]byte](hashes [][32]byte, leaves []L) {
+	buf := []byte{leafPrefix}
+	for i, l := range leaves {
+		buf = append(buf[:1], l...)
+		hashes[i] = sha256.Sum256(buf)
+	}
+}
+
 // HashChildren returns the hash of an interior node, SHA-256(0x01 ‖ l ‖ r).
 func HashChildren(l, r [32]byte) [32]byte {
 	var buf [1 + 2*HashSize]byte
@@ -58,15 +93,6 @@ func EmptyRoot() [32]byte {
 // Root returns the Merkle Tree Hash of the leaves (RFC 9162 §2.1.1).
 func Root(leaves [][]byte) [32]byte {
 	return RootFromLeafHashes(LeafHashes(leaves))
-}
-
-// LeafHashes returns HashLeaf of every leaf, in order.
-func LeafHashes(leaves [][]byte) [][32]byte {
-	hashes := make([][32]byte, len(leaves))
-	for i, l := range leaves {
-		hashes[i] = HashLeaf(l)
-	}
-	return hashes
 }
 
 // RootFromLeafHashes returns the Merkle Tree Hash of a tree whose leaf

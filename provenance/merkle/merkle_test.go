@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -365,6 +367,26 @@ func BenchmarkInclusionProof(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		if _, err := InclusionProofFromLeafHashes(hashes, i%len(hashes)); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestLeafHashes: LeafHashes is HashLeaf of each leaf, in order, for lists
+// short enough for one goroutine and long enough for several.
+func TestLeafHashes(t *testing.T) {
+	for _, n := range []int{0, 1, 7, 2048, 2049, 10000} {
+		leaves := make([]string, n)
+		for i := range leaves {
+			leaves[i] = strings.Repeat("x", i%97) + strconv.Itoa(i)
+		}
+		got := LeafHashes(leaves)
+		if len(got) != n {
+			t.Fatalf("n=%d: %d hashes", n, len(got))
+		}
+		for i, l := range leaves {
+			if got[i] != HashLeaf([]byte(l)) {
+				t.Fatalf("n=%d: hash %d differs from HashLeaf", n, i)
+			}
 		}
 	}
 }
