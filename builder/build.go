@@ -181,6 +181,11 @@ func newBuild(opts BuildOptions) (*build, error) {
 	if err != nil {
 		return nil, err
 	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, fmt.Errorf("the working directory, against which a relative path: flake is read: %w", err)
+	}
+	ref = ref.Absolute(wd)
 	b := &build{opts: opts, nix: opts.Nix, now: opts.Now, workers: opts.Workers, ref: ref, timings: map[string]string{}}
 	if b.nix == nil {
 		b.nix = NixDriver(&nixinputs.Driver{})

@@ -3,6 +3,7 @@ package nixinputs
 import (
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"unicode"
@@ -82,6 +83,25 @@ func (r FlakeRef) String() string {
 func (r FlakeRef) Type() string {
 	t, _ := flakeURLType(r.URL)
 	return t
+}
+
+// Absolute returns r with a relative "path:" URL ("path:.", "path:../x?…")
+// made absolute against dir. Nix 2.8 keeps such a path as given in the
+// locked URL it reports, where it would name another directory wherever the
+// locked URL is used again; later Nix reports it absolute. Other URLs,
+// bare relative directories included (Nix resolves those itself), are
+// returned as they are.
+func (r FlakeRef) Absolute(dir string) FlakeRef {
+	rest, ok := strings.CutPrefix(r.URL, "path:")
+	if !ok || strings.HasPrefix(rest, "/") {
+		return r
+	}
+	p, query, hasQuery := strings.Cut(rest, "?")
+	r.URL = "path:" + filepath.Join(dir, p)
+	if hasQuery {
+		r.URL += "?" + query
+	}
+	return r
 }
 
 // IsLocalPath reports whether the URL names a local path: "/x", "./x", ".",

@@ -120,3 +120,24 @@ func TestParseFlakeRefBad(t *testing.T) {
 		})
 	}
 }
+
+func TestFlakeRefAbsolute(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"path:.", "path:/work/dir"},
+		{"path:./x#pkg", "path:/work/dir/x#pkg"},
+		{"path:../y?narHash=sha256-AAAA#a.b", "path:/work/y?narHash=sha256-AAAA#a.b"},
+		{"path:/abs?narHash=x", "path:/abs?narHash=x"},
+		{".", "."},
+		{"./x#pkg", "./x#pkg"},
+		{"github:o/r#pkg", "github:o/r#pkg"},
+		{"git+file:///repo?dir=x", "git+file:///repo?dir=x"},
+	} {
+		r, err := ParseFlakeRef(tc.in)
+		if err != nil {
+			t.Fatalf("ParseFlakeRef(%q): %v", tc.in, err)
+		}
+		if got := r.Absolute("/work/dir").String(); got != tc.want {
+			t.Errorf("Absolute(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
