@@ -24,6 +24,9 @@ func (v *verifier) readBundle(context.Context) (Status, string, error) {
 		return "", "", err
 	}
 	v.bundle, v.evidence, v.format = b, ev, format
+	if !format.Foreign() {
+		v.decoding = startDecoding(b)
+	}
 	r := v.report
 	r.format = format
 	r.Foreign = format.Producer
@@ -252,7 +255,8 @@ func (v *verifier) provenance(context.Context) (Status, string, error) {
 		}
 		return Pass, fmt.Sprintf("%s, foreign buildType %s, %d subject(s)", verdict, st.Predicate.BuildDefinition.BuildType, len(st.Subject)), nil
 	}
-	st, err := v.bundle.DecodeStatement()
+	v.decoding.wait()
+	st, err := v.decoding.stmt, v.decoding.stmtErr
 	if err != nil {
 		return "", "", fmt.Errorf("%s: %w", provenance.FileProvenance, err)
 	}
@@ -269,7 +273,8 @@ func (v *verifier) manifestRoot(context.Context) (Status, string, error) {
 	if !v.format.HasManifest {
 		return v.foreignMerkleRoot()
 	}
-	m, err := v.bundle.DecodeManifest()
+	v.decoding.wait()
+	m, err := v.decoding.manifest, v.decoding.manErr
 	if err != nil {
 		return "", "", fmt.Errorf("%s: %w", provenance.FileManifest, err)
 	}

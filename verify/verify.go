@@ -91,6 +91,7 @@ func StepOrder() []Step {
 func Verify(ctx context.Context, opts Options) *Report {
 	v := &verifier{opts: opts, report: &Report{Bundle: opts.Bundle}}
 	v.run(ctx)
+	v.decoding.wait() // a step that failed early leaves no decoding running
 	return v.report
 }
 
@@ -104,6 +105,7 @@ type verifier struct {
 	bundle   *provenance.Bundle
 	evidence *attest.Evidence
 	format   *Format
+	decoding *decoding // of a Kettle bundle's statement and manifest
 	// chain step: attest.Verify, run once
 	claims *attest.Claims
 	attErr error
