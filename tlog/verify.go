@@ -246,7 +246,7 @@ func (v *logVerifier) walkDir(rel string) error {
 				return fmt.Errorf("%s: a bundle staged by an append that did not finish; remove it (the next append does)", p)
 			}
 		default:
-			return fmt.Errorf("%s: %s, not a regular file", p, describeType(t))
+			return &inputfile.TypeError{Path: p, Mode: t}
 		}
 	}
 	return nil
@@ -264,20 +264,6 @@ func (inv *inventory) add(rel string, lp logPath) {
 	case kindState:
 		inv.state[path.Base(rel)] = true
 	}
-}
-
-func describeType(t os.FileMode) string {
-	switch {
-	case t&os.ModeSymlink != 0:
-		return "a symbolic link"
-	case t&os.ModeNamedPipe != 0:
-		return "a named pipe"
-	case t&os.ModeSocket != 0:
-		return "a socket"
-	case t&os.ModeDevice != 0:
-		return "a device"
-	}
-	return "a special file"
 }
 
 // treeStateJSON is .state/treeState, as tessera's POSIX driver writes it.
