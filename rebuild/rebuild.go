@@ -179,11 +179,11 @@ func (r *rebuilder) read(context.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := provenance.DecodeStatement(b.Provenance)
+	st, err := b.DecodeStatement()
 	if err != nil {
 		return fmt.Errorf("bundle %s: %s: %w", r.opts.Bundle, provenance.FileProvenance, err)
 	}
-	m, err := provenance.DecodeManifest(b.Manifest)
+	m, err := b.DecodeManifest()
 	if err != nil {
 		return fmt.Errorf("bundle %s: %s: %w", r.opts.Bundle, provenance.FileManifest, err)
 	}

@@ -141,11 +141,11 @@ func ReadLeaves(path, provenanceSHA256 string) ([]string, error) {
 	if got := hex.EncodeToString(sum[:]); got != provenanceSHA256 {
 		return nil, fmt.Errorf("bundle %s: provenance.json has SHA-256 %s, not %s as its result says: not the bundle that was rebuilt", path, got, provenanceSHA256)
 	}
-	st, err := provenance.DecodeStatement(b.Provenance)
+	st, err := b.DecodeStatement()
 	if err != nil {
 		return nil, fmt.Errorf("bundle %s: provenance.json: %w", path, err)
 	}
-	m, err := provenance.DecodeManifest(b.Manifest)
+	m, err := b.DecodeManifest()
 	if err != nil {
 		return nil, fmt.Errorf("bundle %s: manifest.json: %w", path, err)
 	}

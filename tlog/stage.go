@@ -195,14 +195,14 @@ func describe(b *provenance.Bundle, archive [32]byte) Entry {
 		BundleSHA256:     archive,
 		Platform:         Unknown,
 	}
-	if m, err := provenance.DecodeManifest(b.Manifest); err == nil {
+	if m, err := b.DecodeManifest(); err == nil {
 		root := m.Root
 		e.ManifestRoot = &root
 	}
 	if ev, err := attest.DecodeEvidence(b.Evidence); err == nil && checkPlatform(string(ev.Platform)) == nil {
 		e.Platform = string(ev.Platform)
 	}
-	if st, err := provenance.DecodeStatement(b.Provenance); err == nil {
+	if st, err := b.DecodeStatement(); err == nil {
 		for _, s := range st.Subjects {
 			if checkSubjectName(s.Name) != nil || len(e.Subjects) == MaxSubjects {
 				e.Subjects = nil

@@ -124,7 +124,7 @@ func loadDiffSide(ctx context.Context, label, path string, opts verify.Options) 
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", label, err)
 	}
-	if s.manifest, err = provenance.DecodeManifest(b.Manifest); err != nil {
+	if s.manifest, err = b.DecodeManifest(); err != nil {
 		return nil, fmt.Errorf("%s: %s: %s: %w", label, path, provenance.FileManifest, err)
 	}
 	// What is compared must be what was verified: the bundle is read again
@@ -135,7 +135,7 @@ func loadDiffSide(ctx context.Context, label, path string, opts verify.Options) 
 	}
 	// The provenance only labels the side; an unverified bundle's may not
 	// decode, and then it is left out.
-	if st, err := provenance.DecodeStatement(b.Provenance); err == nil && (!s.Verified || st.ManifestRoot == s.manifest.Root) {
+	if st, err := b.DecodeStatement(); err == nil && (!s.Verified || st.ManifestRoot == s.manifest.Root) {
 		s.FlakeRef, s.Attribute, s.System, s.Builder = st.FlakeRef, st.Attribute, st.System, st.BuilderID
 	}
 	return s, nil

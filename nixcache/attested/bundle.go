@@ -45,11 +45,11 @@ func readBundle(p string) (*bundle, error) {
 	if err != nil {
 		return nil, err
 	}
-	stmt, err := provenance.DecodeStatement(pb.Provenance)
+	stmt, err := pb.DecodeStatement()
 	if err != nil {
 		return nil, fmt.Errorf("bundle %s: %s: %w (only Kettle's bundles attest store paths)", p, provenance.FileProvenance, err)
 	}
-	m, err := provenance.DecodeManifest(pb.Manifest)
+	m, err := pb.DecodeManifest()
 	if err != nil {
 		return nil, fmt.Errorf("bundle %s: %s: %w", p, provenance.FileManifest, err)
 	}
