@@ -47,22 +47,29 @@ func buildHello(t *testing.T) string {
 }
 
 // exampleFlake returns the path of examples/NAME, or of a copy re-locked
-// against this machine's /bin/busybox when the committed flake.lock pins
-// another busybox-static (Debian may ship a fix): the tests then still run,
-// and say so.
+// against this machine's /bin/busybox (lockedFlake).
 func exampleFlake(t *testing.T, name string) string {
 	t.Helper()
-	dir := filepath.Join(e2e.repo, "examples", name)
+	return lockedFlake(t, filepath.Join("examples", name))
+}
+
+// lockedFlake returns the flake at rel (relative to the repository), or a
+// copy re-locked against this machine's /bin/busybox when the committed
+// flake.lock pins another busybox-static (Debian may ship a fix): the tests
+// then still run, and say so.
+func lockedFlake(t *testing.T, rel string) string {
+	t.Helper()
+	dir := filepath.Join(e2e.repo, rel)
 	lock, err := os.ReadFile(filepath.Join(dir, "flake.lock"))
 	if err != nil {
-		t.Fatalf("examples/%s: %v", name, err)
+		t.Fatalf("%s: %v", rel, err)
 	}
 	local := strings.TrimSpace(kettle(t, "hash", "/bin/busybox").stdout)
 	if local != "" && strings.Contains(string(lock), `"narHash": "`+local+`"`) {
 		return dir
 	}
-	t.Logf("examples/%s/flake.lock pins another /bin/busybox than this machine's (%s): testing a re-locked copy; update the committed lock", name, local)
-	cp := filepath.Join(t.TempDir(), name)
+	t.Logf("%s/flake.lock pins another /bin/busybox than this machine's (%s): testing a re-locked copy; update the committed lock", rel, local)
+	cp := filepath.Join(t.TempDir(), filepath.Base(dir))
 	copyTree(t, dir, cp)
 	nixCmd(t, cp, "flake", "lock", "--update-input", "busybox", "path:"+cp)
 	return cp

@@ -65,20 +65,12 @@ func diffRun(t *testing.T, args ...string) (diffJSON, result) {
 }
 
 // testdataFlake returns a copy of tests/testdata/NAME in a temporary
-// directory, re-locked against this machine's /bin/busybox when the
-// committed flake.lock pins another (as exampleFlake does).
+// directory, for a test that edits it, locked against this machine's
+// /bin/busybox (lockedFlake).
 func testdataFlake(t *testing.T, name string) string {
 	t.Helper()
 	cp := filepath.Join(t.TempDir(), name)
-	copyTree(t, filepath.Join(e2e.repo, "tests", "testdata", name), cp)
-	lock, err := os.ReadFile(filepath.Join(cp, "flake.lock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if local := strings.TrimSpace(kettle(t, "hash", "/bin/busybox").stdout); local == "" || !strings.Contains(string(lock), `"narHash": "`+local+`"`) {
-		t.Logf("tests/testdata/%s/flake.lock pins another /bin/busybox than this machine's (%s): re-locking the copy; update the committed lock", name, local)
-		nixCmd(t, cp, "flake", "lock", "--update-input", "busybox", "path:"+cp)
-	}
+	copyTree(t, lockedTestdataFlake(t, name), cp)
 	return cp
 }
 

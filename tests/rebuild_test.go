@@ -13,25 +13,11 @@ import (
 	"github.com/kettle-build/kettle/rebuild"
 )
 
-// lockedTestdataFlake returns tests/testdata/NAME, or a copy re-locked against
-// this machine's /bin/busybox when the committed flake.lock pins another
-// (as exampleFlake does for examples/).
+// lockedTestdataFlake returns tests/testdata/NAME, or a re-locked copy
+// (lockedFlake).
 func lockedTestdataFlake(t *testing.T, name string) string {
 	t.Helper()
-	dir := filepath.Join(e2e.repo, "tests", "testdata", name)
-	lock, err := os.ReadFile(filepath.Join(dir, "flake.lock"))
-	if err != nil {
-		t.Fatalf("testdata/%s: %v", name, err)
-	}
-	local := strings.TrimSpace(kettle(t, "hash", "/bin/busybox").stdout)
-	if local != "" && strings.Contains(string(lock), `"narHash": "`+local+`"`) {
-		return dir
-	}
-	t.Logf("testdata/%s/flake.lock pins another /bin/busybox than this machine's (%s): testing a re-locked copy", name, local)
-	cp := filepath.Join(t.TempDir(), name)
-	copyTree(t, dir, cp)
-	nixCmd(t, cp, "flake", "lock", "--update-input", "busybox", "path:"+cp)
-	return cp
+	return lockedFlake(t, filepath.Join("tests", "testdata", name))
 }
 
 // buildBundle builds the flake at dir into a new bundle with simulated
