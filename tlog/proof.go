@@ -54,20 +54,29 @@ func (p *InclusionProof) Marshal() []byte {
 	return b.Bytes()
 }
 
+// splitProof splits a proof's text form, of either kind, into the lines
+// before the empty line and the checkpoint after it.
+func splitProof(data []byte) (lines []string, checkpoint []byte, err error) {
+	if len(data) > MaxProofSize {
+		return nil, nil, fmt.Errorf("proof: %d bytes, more than the limit of %d", len(data), MaxProofSize)
+	}
+	head, checkpoint, ok := bytes.Cut(data, []byte("\n\n"))
+	if !ok {
+		return nil, nil, errors.New("proof: no empty line before the checkpoint")
+	}
+	return strings.Split(string(head), "\n"), checkpoint, nil
+}
+
 // ParseInclusionProof reads a C2SP tlog-proof strictly: the header, the
 // extra line (required here: it carries the entry), the index in decimal
 // without leading zeros, then 32-byte hashes in standard base64 one per
 // line, an empty line and the checkpoint. The checkpoint's signature is
 // CheckInclusion's to check.
 func ParseInclusionProof(data []byte) (*InclusionProof, error) {
-	if len(data) > MaxProofSize {
-		return nil, fmt.Errorf("proof: %d bytes, more than the limit of %d", len(data), MaxProofSize)
+	lines, checkpoint, err := splitProof(data)
+	if err != nil {
+		return nil, err
 	}
-	head, checkpoint, ok := bytes.Cut(data, []byte("\n\n"))
-	if !ok {
-		return nil, errors.New("proof: no empty line before the checkpoint")
-	}
-	lines := strings.Split(string(head), "\n")
 	if lines[0] != ProofHeader {
 		return nil, fmt.Errorf("proof line 1: want %q, got %q", ProofHeader, clip(lines[0]))
 	}
@@ -122,14 +131,10 @@ func (p *ConsistencyProof) Marshal() []byte {
 
 // ParseConsistencyProof reads a consistency proof's text form strictly.
 func ParseConsistencyProof(data []byte) (*ConsistencyProof, error) {
-	if len(data) > MaxProofSize {
-		return nil, fmt.Errorf("proof: %d bytes, more than the limit of %d", len(data), MaxProofSize)
+	lines, checkpoint, err := splitProof(data)
+	if err != nil {
+		return nil, err
 	}
-	head, checkpoint, ok := bytes.Cut(data, []byte("\n\n"))
-	if !ok {
-		return nil, errors.New("proof: no empty line before the checkpoint")
-	}
-	lines := strings.Split(string(head), "\n")
 	old, ok := strings.CutPrefix(lines[0], "old ")
 	if !ok {
 		return nil, fmt.Errorf("proof line 1: want \"old <size>\", got %q", clip(lines[0]))
