@@ -111,8 +111,8 @@ func TestVerifyOutputs(t *testing.T) {
 			return append(l, provenance.DrvLeaf(testLibDrv, sha256.Sum256([]byte("lib.drv"))))
 		}, Options{}, "drv leaf " + testLibDrv + " has no output leaf"},
 		{"a subject without output leaf", provenance.ManifestV2, false, func(l []provenance.Leaf) []provenance.Leaf {
-			return dropKind(l, provenance.KindOutput)
-		}, Options{}, "has no output leaf"},
+			return append(dropKind(l, provenance.KindOutput), provenance.DrvOutput{Drv: testDrv, Output: "out", Path: fakeOutput + "-other", By: provenance.ByKettle, NarSHA256: subject}.Leaf())
+		}, Options{}, "subject " + fakeOutput + " has no output leaf"},
 		{"a subject hashed by nix-db", provenance.ManifestV2, false, func(l []provenance.Leaf) []provenance.Leaf {
 			return append(dropKind(l, provenance.KindOutput), provenance.DrvOutput{Drv: testDrv, Output: "out", Path: fakeOutput, By: provenance.ByNixDB, NarSHA256: subject}.Leaf())
 		}, Options{}, "by=nix-db, want by=kettle"},

@@ -162,6 +162,9 @@ type outputJSON struct {
 }
 
 func showKind(w io.Writer, m *provenance.Manifest, kind provenance.LeafKind, asJSON bool) error {
+	if kind == provenance.KindOutput && m.Version < provenance.ManifestV2 {
+		return fmt.Errorf("manifest version %d has no output leaves (version %d has)", m.Version, provenance.ManifestV2)
+	}
 	prefix := string(kind) + ":"
 	var leaves []string
 	for _, l := range m.Leaves {
@@ -169,17 +172,14 @@ func showKind(w io.Writer, m *provenance.Manifest, kind provenance.LeafKind, asJ
 			leaves = append(leaves, l)
 		}
 	}
-	if kind == provenance.KindOutput && m.Version < provenance.ManifestV2 {
-		return fmt.Errorf("manifest version %d has no output leaves (version %d has)", m.Version, provenance.ManifestV2)
-	}
 	var outputs []outputJSON
 	if kind == provenance.KindOutput {
 		outs, err := m.Outputs()
 		if err != nil {
 			return err
 		}
-		for i, o := range outs {
-			row := outputJSON{Leaf: leaves[i], Drv: o.Drv, Output: o.Output, Path: o.Path, By: string(o.By)}
+		for _, o := range outs {
+			row := outputJSON{Leaf: o.Leaf().String(), Drv: o.Drv, Output: o.Output, Path: o.Path, By: string(o.By)}
 			if o.Realised() {
 				row.NarSHA256 = hex.EncodeToString(o.NarSHA256[:])
 			}
