@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -304,16 +305,30 @@ func (d *Driver) queryPathInfo(ctx context.Context, paths []string) (map[string]
 			return nil, nil, fmt.Errorf("path-info: %q is not an absolute store path", p)
 		}
 	}
-	out, err := d.run(ctx, append([]string{"path-info", "--json"}, paths...)...)
-	if err != nil {
-		return nil, nil, err
+	infos := make(map[string]PathInfo, len(paths))
+	var invalid []string
+	// One nix per batch: the store paths of a whole system's closure do
+	// not fit on one command line (ARG_MAX).
+	for start := 0; start < len(paths); start += pathInfoBatch {
+		batch := paths[start:min(start+pathInfoBatch, len(paths))]
+		out, err := d.run(ctx, append([]string{"path-info", "--json"}, batch...)...)
+		if err != nil {
+			return nil, nil, err
+		}
+		got, bad, err := decodePathInfo(out, filepath.Dir(batch[0]))
+		if err != nil {
+			return nil, nil, fmt.Errorf("nix path-info: %w", err)
+		}
+		maps.Copy(infos, got)
+		invalid = append(invalid, bad...)
 	}
-	infos, invalid, err := decodePathInfo(out, filepath.Dir(paths[0]))
-	if err != nil {
-		return nil, nil, fmt.Errorf("nix path-info: %w", err)
-	}
+	sort.Strings(invalid)
 	return infos, invalid, nil
 }
+
+// pathInfoBatch is the most store paths one nix path-info is given: about
+// 200 KB of arguments, a tenth of Linux's usual ARG_MAX.
+const pathInfoBatch = 2000
 
 // ValidPathInfo is PathInfo for paths that need not be valid: it returns
 // the info of those that are and leaves out those Nix reports invalid

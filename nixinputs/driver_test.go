@@ -274,3 +274,31 @@ func TestDecodeDrvList(t *testing.T) {
 		}
 	}
 }
+
+// TestDriverValidPathInfo: invalid paths are left out, and a long list is
+// asked for in batches that fit on a command line.
+func TestDriverValidPathInfo(t *testing.T) {
+	const out = `[{"path":"` + piOut + `","narHash":"` + piSRI + `","narSize":456,"references":[]},{"path":"` + piGone + `","valid":false}]`
+	d, args := fakeNix(t, out, "", 0)
+	infos, err := d.ValidPathInfo(context.Background(), piOut, piGone)
+	if err != nil || len(infos) != 1 || infos[piOut].NarSize != 456 {
+		t.Fatalf("ValidPathInfo = %v, %v", infos, err)
+	}
+	if _, err := d.ValidPathInfo(context.Background(), piDep); err == nil || !strings.Contains(err.Error(), "did not report "+piDep) {
+		t.Errorf("an unreported path: %v", err)
+	}
+	if _, err := d.ValidPathInfo(context.Background(), piDrv); err == nil || !strings.Contains(err.Error(), "is a .drv") {
+		t.Errorf("a .drv: %v", err)
+	}
+	long := []string{piOut}
+	for len(long) <= pathInfoBatch {
+		long = append(long, piGone)
+	}
+	if infos, err := d.ValidPathInfo(context.Background(), long...); err != nil || len(infos) != 1 {
+		t.Fatalf("ValidPathInfo of %d paths = %v, %v", len(long), infos, err)
+	}
+	// The last batch holds the one path left over.
+	if got, want := readArgs(t, args), []string{"path-info", "--json", piGone}; !reflect.DeepEqual(got, want) {
+		t.Errorf("last batch's args = %q, want %q", got, want)
+	}
+}
